@@ -1,0 +1,66 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from labs.events.v1 import agent_pb2 as _agent_pb2
+from labs.events.v1 import execution_pb2 as _execution_pb2
+from labs.events.v1 import listing_pb2 as _listing_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Event(_message.Message):
+    __slots__ = ("event_id", "aggregate_type", "aggregate_id", "occurred_at", "correlation_id", "causation_id", "actor", "traceparent", "tracestate", "schema_version", "execution_requested", "execution_started", "tool_call_completed", "model_call_completed", "attempt_failed", "execution_completed", "execution_failed", "execution_timed_out", "cancellation_requested", "execution_cancelled", "metric_updated", "agent_registered", "listing_created", "listing_price_changed", "listing_status_changed")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACESTATE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_STARTED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CALL_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FAILED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_FAILED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    METRIC_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    AGENT_REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    LISTING_CREATED_FIELD_NUMBER: _ClassVar[int]
+    LISTING_PRICE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    LISTING_STATUS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    aggregate_type: str
+    aggregate_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    correlation_id: str
+    causation_id: str
+    actor: str
+    traceparent: str
+    tracestate: str
+    schema_version: int
+    execution_requested: _execution_pb2.ExecutionRequested
+    execution_started: _execution_pb2.ExecutionStarted
+    tool_call_completed: _execution_pb2.ToolCallCompleted
+    model_call_completed: _execution_pb2.ModelCallCompleted
+    attempt_failed: _execution_pb2.AttemptFailed
+    execution_completed: _execution_pb2.ExecutionCompleted
+    execution_failed: _execution_pb2.ExecutionFailed
+    execution_timed_out: _execution_pb2.ExecutionTimedOut
+    cancellation_requested: _execution_pb2.CancellationRequested
+    execution_cancelled: _execution_pb2.ExecutionCancelled
+    metric_updated: _execution_pb2.MetricUpdated
+    agent_registered: _agent_pb2.AgentRegistered
+    listing_created: _listing_pb2.ListingCreated
+    listing_price_changed: _listing_pb2.ListingPriceChanged
+    listing_status_changed: _listing_pb2.ListingStatusChanged
+    def __init__(self, event_id: _Optional[str] = ..., aggregate_type: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., correlation_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., actor: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., schema_version: _Optional[int] = ..., execution_requested: _Optional[_Union[_execution_pb2.ExecutionRequested, _Mapping]] = ..., execution_started: _Optional[_Union[_execution_pb2.ExecutionStarted, _Mapping]] = ..., tool_call_completed: _Optional[_Union[_execution_pb2.ToolCallCompleted, _Mapping]] = ..., model_call_completed: _Optional[_Union[_execution_pb2.ModelCallCompleted, _Mapping]] = ..., attempt_failed: _Optional[_Union[_execution_pb2.AttemptFailed, _Mapping]] = ..., execution_completed: _Optional[_Union[_execution_pb2.ExecutionCompleted, _Mapping]] = ..., execution_failed: _Optional[_Union[_execution_pb2.ExecutionFailed, _Mapping]] = ..., execution_timed_out: _Optional[_Union[_execution_pb2.ExecutionTimedOut, _Mapping]] = ..., cancellation_requested: _Optional[_Union[_execution_pb2.CancellationRequested, _Mapping]] = ..., execution_cancelled: _Optional[_Union[_execution_pb2.ExecutionCancelled, _Mapping]] = ..., metric_updated: _Optional[_Union[_execution_pb2.MetricUpdated, _Mapping]] = ..., agent_registered: _Optional[_Union[_agent_pb2.AgentRegistered, _Mapping]] = ..., listing_created: _Optional[_Union[_listing_pb2.ListingCreated, _Mapping]] = ..., listing_price_changed: _Optional[_Union[_listing_pb2.ListingPriceChanged, _Mapping]] = ..., listing_status_changed: _Optional[_Union[_listing_pb2.ListingStatusChanged, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Shared code of every service: settings, event log, projector, migrations, gRPC helpers."""

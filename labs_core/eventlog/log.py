@@ -1,0 +1,245 @@
+"""EventLog: append, read one aggregate, subscribe from a sequence — over NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import nats
+from labs.events.v1 import envelope_pb2
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import api
+from nats.js.errors import APIError, NotFoundError
+
+from labs_core.errors import ConcurrencyConflict, EventLogUnavailable
+from labs_core.eventlog import headers as h
+from labs_core.eventlog.codec import aggregate_filter, subject_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its stream sequence, subject and decoded envelope."""
+
+    sequence: int
+    subject: str
+    event: envelope_pb2.Event
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an append landed; `duplicate` when the message id had been seen (nothing written)."""
+
+    sequence: int
+    duplicate: bool
+
+
+class EventLog:
+    """The one stream of events. Construct with `connect`; close with `close`."""
+
+    def __init__(self, nc: NATS, stream: str, prefix: str) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.stream = stream
+        self.prefix = prefix
+
+    @classmethod
+    async def connect(cls, url: str, *, stream: str = "AGENTS", prefix: str = "agents", name: str = "") -> EventLog:
+        """Connect to NATS; reconnects forever once connected."""
+        try:
+            nc = await nats.connect(
+                url, name=name or None, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+            )
+        except (OSError, NatsTimeout, nats.errors.NoServersError) as e:
+            raise EventLogUnavailable(f"cannot connect to NATS at {url}: {e}") from e
+        return cls(nc, stream, prefix)
+
+    async def close(self) -> None:
+        """Drain and close the connection (idempotent)."""
+        if not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+    async def ensure_stream(self, *, duplicate_window_s: float = 120.0, replicas: int = 1) -> api.StreamInfo:
+        """Create the stream if missing (file storage, direct get on); leave an existing one alone."""
+        cfg = api.StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.prefix}.>"],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            duplicate_window=duplicate_window_s,
+            num_replicas=replicas,
+            allow_direct=True,
+            discard=api.DiscardPolicy.OLD,
+        )
+        try:
+            return await self.js.stream_info(self.stream)
+        except NotFoundError:
+            pass
+        try:
+            return await self.js.add_stream(cfg)
+        except APIError as e:
+            if e.err_code == 10058:  # created concurrently by another process
+                return await self.js.stream_info(self.stream)
+            raise
+
+    async def append(
+        self,
+        event: envelope_pb2.Event,
+        *,
+        msg_id: str | None = None,
+        expected_sequence: int | None = None,
+        timeout: float = 5.0,
+    ) -> AppendResult:
+        """Append one event.
+
+        `msg_id` makes the append idempotent within the stream's duplicate window.
+        `expected_sequence` is the aggregate's last sequence as the writer saw it (0: the aggregate
+        must not exist yet); if another write got in first, ConcurrencyConflict is raised.
+        """
+        subject = subject_for(self.prefix, event)
+        hdrs: dict[str, str] = {}
+        if msg_id:
+            hdrs[h.MSG_ID] = msg_id
+        if expected_sequence is not None:
+            hdrs[h.EXPECTED_LAST_SUBJECT_SEQUENCE] = str(expected_sequence)
+            hdrs[h.EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = aggregate_filter(
+                self.prefix, event.aggregate_type, event.aggregate_id
+            )
+        try:
+            msg = await self.nc.request(subject, event.SerializeToString(), timeout=timeout, headers=hdrs or None)
+        except (NatsTimeout, NoRespondersError, nats.errors.ConnectionClosedError) as e:
+            raise EventLogUnavailable(f"append to {subject} failed: {e!r}") from e
+        ack = json.loads(msg.data)
+        err = ack.get("error")
+        if err:
+            if err.get("err_code") == h.ERR_WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(
+                    f"{event.aggregate_type}/{event.aggregate_id}", expected_sequence or 0, err.get("description", "")
+                )
+            raise EventLogUnavailable(f"append to {subject} refused: {err}")
+        return AppendResult(sequence=int(ack["seq"]), duplicate=bool(ack.get("duplicate")))
+
+    async def _direct_get(self, payload: dict[str, object]) -> Msg | None:
+        try:
+            msg = await self.nc.request(
+                f"$JS.API.DIRECT.GET.{self.stream}", json.dumps(payload).encode(), timeout=5.0
+            )
+        except (NatsTimeout, NoRespondersError) as e:
+            raise EventLogUnavailable(f"direct get failed: {e!r}") from e
+        status = (msg.headers or {}).get("Status")
+        if status == "404":
+            return None
+        if status and status != "200":
+            raise EventLogUnavailable(f"direct get answered {status}: {(msg.headers or {}).get('Description')}")
+        return msg
+
+    def _stored(self, msg: Msg) -> StoredEvent:
+        hd = msg.headers or {}
+        ev = envelope_pb2.Event()
+        ev.ParseFromString(msg.data)
+        return StoredEvent(int(hd["Nats-Sequence"]), hd["Nats-Subject"], ev)
+
+    async def first_sequence(self, aggregate_type: str, aggregate_id: str) -> int | None:
+        """The sequence of the aggregate's first event, or None when it has none."""
+        msg = await self._direct_get(
+            {"seq": 1, "next_by_subj": aggregate_filter(self.prefix, aggregate_type, aggregate_id)}
+        )
+        return None if msg is None else int((msg.headers or {})["Nats-Sequence"])
+
+    async def last_on_subject(self, subject: str) -> StoredEvent | None:
+        """The last event on one literal subject, or None."""
+        msg = await self._direct_get({"last_by_subj": subject})
+        return None if msg is None else self._stored(msg)
+
+    async def read_aggregate(
+        self, aggregate_type: str, aggregate_id: str, *, from_sequence: int = 1
+    ) -> list[StoredEvent]:
+        """Every event of one aggregate in order, starting at `from_sequence`."""
+        filt = aggregate_filter(self.prefix, aggregate_type, aggregate_id)
+        out: list[StoredEvent] = []
+        seq = from_sequence
+        while True:
+            msg = await self._direct_get({"seq": seq, "next_by_subj": filt})
+            if msg is None:
+                return out
+            stored = self._stored(msg)
+            out.append(stored)
+            seq = stored.sequence + 1
+
+    async def last_sequence(self) -> int:
+        """The stream's last sequence (0 when empty)."""
+        info = await self.js.stream_info(self.stream)
+        return int(info.state.last_seq)
+
+    async def pending_count(self, subjects: Sequence[str], from_sequence: int = 1) -> int:
+        """How many events on `subjects` there are from `from_sequence` on, right now."""
+        cfg = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, from_sequence),
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=5.0,
+            mem_storage=True,
+        )
+        if len(subjects) == 1:
+            cfg.filter_subject = subjects[0]
+        else:
+            cfg.filter_subjects = list(subjects)
+        info = await self.js.add_consumer(self.stream, cfg)
+        try:
+            return int(info.num_pending or 0)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(self.stream, info.name)
+
+    async def subscribe(
+        self, subjects: Sequence[str], from_sequence: int, *, batch_size: int = 500
+    ) -> AsyncIterator[list[StoredEvent]]:
+        """Events on `subjects` from `from_sequence` on, in order, as batches of what has arrived.
+
+        An ordered consumer (ephemeral, flow-controlled, self-healing) feeds a queue; each batch
+        is whatever is queued, up to `batch_size`, so a busy log gives big batches.
+        """
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+        async def on_msg(msg: Msg) -> None:
+            queue.put_nowait(msg)
+
+        cfg = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, from_sequence),
+        )
+        if len(subjects) > 1:
+            cfg.filter_subjects = list(subjects)
+        sub = await self.js.subscribe(
+            subjects[0] if len(subjects) == 1 else "",
+            cb=on_msg,
+            ordered_consumer=True,
+            config=cfg,
+            stream=self.stream,
+        )
+        try:
+            while True:
+                first = await queue.get()
+                msgs = [first]
+                while len(msgs) < batch_size and not queue.empty():
+                    msgs.append(queue.get_nowait())
+                yield [self._from_consumer(m) for m in msgs]
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    @staticmethod
+    def _from_consumer(msg: Msg) -> StoredEvent:
+        seq = msg.metadata.sequence.stream
+        ev = envelope_pb2.Event()
+        ev.ParseFromString(msg.data)
+        return StoredEvent(seq, msg.subject, ev)

@@ -1,0 +1,205 @@
+"""Projections: read models built from the log, exactly once, one active instance each.
+
+A projection applies a batch of events and its checkpoint moves in the same transaction, so a
+crash at any point re-applies nothing twice (at-least-once delivery, exactly-once effect).
+Projections write unqualified table names: the projector sets `search_path` to the target
+schema, which lets an audit rebuild the same projection into a scratch schema and diff it.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from labs_core.eventlog import EventLog, StoredEvent
+from labs_core.migrations import check_schema_name, migrate
+
+log = logging.getLogger(__name__)
+
+
+class Projection(abc.ABC):
+    """A read model: which events it reads, which tables it owns, how it applies a batch."""
+
+    #: Unique name, also the checkpoint's key and the advisory lock's.
+    name: str
+    #: Subject filters of the events it reads.
+    subjects: Sequence[str]
+    #: Tables it owns, each with the columns that identify a row (for audit diffs).
+    tables: Mapping[str, Sequence[str]]
+    #: Folder of its SQL migrations.
+    migrations: Path
+
+    @abc.abstractmethod
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
+        """Apply events (in order, none applied before) inside the caller's transaction."""
+
+    def lock_key(self) -> int:
+        """The advisory lock that keeps one instance active."""
+        return int.from_bytes(hashlib.sha256(f"projection:{self.name}".encode()).digest()[:8], "big", signed=True)
+
+
+class Projector:
+    """Runs one projection into one schema: catch up, follow, checkpoint, notify waiters."""
+
+    def __init__(
+        self,
+        eventlog: EventLog,
+        database_url: str,
+        schema: str,
+        projection: Projection,
+        *,
+        batch_size: int = 500,
+        standby_poll_s: float = 1.0,
+    ) -> None:
+        self.log = eventlog
+        self.database_url = database_url
+        self.schema = check_schema_name(schema)
+        self.projection = projection
+        self.batch_size = batch_size
+        self.standby_poll_s = standby_poll_s
+        self.checkpoint = 0
+        self.active = False
+        self._advanced = asyncio.Condition()
+        self._conn: asyncpg.Connection | None = None
+        self._stopped = False
+
+    async def _read_checkpoint(self, conn: asyncpg.Connection) -> int:
+        v = await conn.fetchval(
+            f'SELECT last_sequence FROM "{self.schema}".projection_checkpoints WHERE projection = $1',
+            self.projection.name,
+        )
+        return int(v or 0)
+
+    async def run(self) -> None:
+        """Forever: become the active instance, then apply events as they come; retry on failure."""
+        delay = 0.2
+        while not self._stopped:
+            try:
+                await self._run_once()
+                delay = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("projection %s failed; restarting from its checkpoint", self.projection.name)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                self.active = False
+                if self._conn is not None:
+                    with contextlib.suppress(Exception):
+                        await self._conn.close()
+                    self._conn = None
+
+    async def _run_once(self) -> None:
+        conn = self._conn = await asyncpg.connect(self.database_url)
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.projection.lock_key()):
+            # Another instance is active: follow its checkpoint so waiters still get answers.
+            await self._set_checkpoint(await self._read_checkpoint(conn))
+            await asyncio.sleep(self.standby_poll_s)
+        self.active = True
+        await self._set_checkpoint(await self._read_checkpoint(conn))
+        log.info("projection %s active from sequence %d", self.projection.name, self.checkpoint + 1)
+        async for batch in self.log.subscribe(self.projection.subjects, self.checkpoint + 1, batch_size=self.batch_size):
+            await self.apply_batch(conn, batch)
+
+    async def apply_batch(self, conn: asyncpg.Connection, batch: Sequence[StoredEvent]) -> None:
+        """Apply one batch and move the checkpoint, in one transaction."""
+        fresh = [e for e in batch if e.sequence > self.checkpoint]
+        if not fresh:
+            return
+        last = fresh[-1].sequence
+        async with conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
+            await self.projection.apply(conn, fresh)
+            await conn.execute(
+                "INSERT INTO projection_checkpoints (projection, last_sequence) VALUES ($1, $2) "
+                "ON CONFLICT (projection) DO UPDATE SET last_sequence = EXCLUDED.last_sequence",
+                self.projection.name,
+                last,
+            )
+        await self._set_checkpoint(last)
+
+    async def _set_checkpoint(self, seq: int) -> None:
+        if seq > self.checkpoint:
+            self.checkpoint = seq
+            async with self._advanced:
+                self._advanced.notify_all()
+
+    async def wait_for(self, sequence: int, timeout: float) -> bool:
+        """Wait until the projection has applied `sequence`; False on timeout."""
+        if self.checkpoint >= sequence:
+            return True
+        try:
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: self.checkpoint >= sequence)
+            return True
+        except TimeoutError:
+            return self.checkpoint >= sequence
+
+    def stop(self) -> None:
+        """Ask `run` to end after its current batch."""
+        self._stopped = True
+
+
+@dataclass(frozen=True)
+class RowDifference:
+    """A row present in only one of the live and rebuilt tables (or different between them)."""
+
+    table: str
+    side: str  # "live only" or "rebuilt only"
+    row: dict[str, Any]
+
+
+async def rebuild(
+    eventlog: EventLog, database_url: str, projection: Projection, scratch_schema: str, *, batch_size: int = 2000
+) -> int:
+    """Rebuild a projection from sequence 1 into a fresh scratch schema; returns events applied."""
+    check_schema_name(scratch_schema)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{scratch_schema}" CASCADE')
+        await migrate(conn, scratch_schema, projection.migrations)
+        target = await eventlog.pending_count(projection.subjects, 1)
+        if target == 0:
+            return 0
+        projector = Projector(eventlog, database_url, scratch_schema, projection, batch_size=batch_size)
+        seen = 0
+        async for batch in eventlog.subscribe(projection.subjects, 1, batch_size=batch_size):
+            await projector.apply_batch(conn, batch)
+            seen += len(batch)
+            if seen >= target:
+                break
+        return seen
+    finally:
+        await conn.close()
+
+
+async def diff(
+    database_url: str, projection: Projection, live_schema: str, scratch_schema: str, *, limit: int = 1000
+) -> list[RowDifference]:
+    """Rows that differ between the live and the rebuilt tables, both ways."""
+    check_schema_name(live_schema)
+    check_schema_name(scratch_schema)
+    conn = await asyncpg.connect(database_url)
+    out: list[RowDifference] = []
+    try:
+        for table, keys in projection.tables.items():
+            order = ", ".join(f'"{k}"' for k in keys)
+            for side, a, b in (("live only", live_schema, scratch_schema), ("rebuilt only", scratch_schema, live_schema)):
+                rows = await conn.fetch(
+                    f'SELECT * FROM (SELECT * FROM "{a}"."{table}" EXCEPT ALL SELECT * FROM "{b}"."{table}") d '
+                    f"ORDER BY {order} LIMIT {int(limit)}"
+                )
+                out.extend(RowDifference(table, side, dict(r)) for r in rows)
+    finally:
+        await conn.close()
+    return out

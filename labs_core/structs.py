@@ -1,0 +1,45 @@
+"""Fast conversions between google.protobuf.Struct/Value and plain JSON-like Python values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+JSON = Any
+
+
+def value_to_py(v: struct_pb2.Value) -> JSON:
+    """A Value as a plain Python value; integral numbers come back as int."""
+    kind = v.WhichOneof("kind")
+    if kind == "string_value":
+        return v.string_value
+    if kind == "number_value":
+        n = v.number_value
+        return int(n) if n.is_integer() and abs(n) < 2**53 else n
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        return struct_to_dict(v.struct_value)
+    if kind == "list_value":
+        return [value_to_py(x) for x in v.list_value.values]
+    return None
+
+
+def struct_to_dict(s: struct_pb2.Struct) -> dict[str, JSON]:
+    """A Struct as a dict."""
+    return {k: value_to_py(v) for k, v in s.fields.items()}
+
+
+def dict_to_struct(d: dict[str, JSON] | None, out: struct_pb2.Struct | None = None) -> struct_pb2.Struct:
+    """A dict as a Struct (written into `out` when given)."""
+    s = out if out is not None else struct_pb2.Struct()
+    if d:
+        s.update(d)
+    return s
+
+
+def struct_json(s: struct_pb2.Struct) -> str:
+    """Compact JSON text of a Struct (for jsonb columns)."""
+    return json.dumps(struct_to_dict(s), separators=(",", ":"), ensure_ascii=False)

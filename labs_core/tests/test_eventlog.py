@@ -1,0 +1,95 @@
+"""The event log against a real nats-server: dedup, optimistic concurrency, reads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from labs.events.v1 import listing_pb2
+
+from labs_core.errors import ConcurrencyConflict
+from labs_core.eventlog import EventLog, new_event
+
+
+def created(listing_id: str, title: str = "Lamp", price: int = 1000):
+    return new_event(
+        "listing", listing_id,
+        listing_created=listing_pb2.ListingCreated(listing_id=listing_id, title=title, price_cents=price),
+    )
+
+
+def price(listing_id: str, old: int, new: int):
+    return new_event(
+        "listing", listing_id,
+        listing_price_changed=listing_pb2.ListingPriceChanged(listing_id=listing_id, old_price_cents=old, new_price_cents=new),
+    )
+
+
+async def test_same_message_id_is_stored_once(eventlog: EventLog) -> None:
+    a = await eventlog.append(created("l1"), msg_id="cmd-1")
+    b = await eventlog.append(created("l1"), msg_id="cmd-1")
+    assert not a.duplicate and b.duplicate
+    assert b.sequence == a.sequence
+    history = await eventlog.read_aggregate("listing", "l1")
+    assert [e.sequence for e in history] == [a.sequence]
+    assert await eventlog.last_sequence() == 1
+
+
+async def test_racing_appends_one_wins_the_other_conflicts(eventlog: EventLog) -> None:
+    first = await eventlog.append(created("l2"), expected_sequence=0)
+    results = await asyncio.gather(
+        eventlog.append(price("l2", 1000, 900), expected_sequence=first.sequence),
+        eventlog.append(price("l2", 1000, 800), expected_sequence=first.sequence),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, BaseException)]
+    assert len(wins) == 1 and len(losses) == 1
+    assert isinstance(losses[0], ConcurrencyConflict)
+    history = await eventlog.read_aggregate("listing", "l2")
+    assert len(history) == 2
+
+
+async def test_conflict_maps_to_aborted() -> None:
+    import grpc
+
+    from labs_core.grpcutil import status_code_for
+
+    assert status_code_for(ConcurrencyConflict("listing/x", 3)) == grpc.StatusCode.ABORTED
+
+
+async def test_new_aggregate_expectation_refuses_existing(eventlog: EventLog) -> None:
+    await eventlog.append(created("l3"), expected_sequence=0)
+    with pytest.raises(ConcurrencyConflict):
+        await eventlog.append(created("l3"), expected_sequence=0)
+
+
+async def test_other_aggregates_do_not_disturb_expectations(eventlog: EventLog) -> None:
+    a = await eventlog.append(created("l4"), expected_sequence=0)
+    await eventlog.append(created("l5"), expected_sequence=0)
+    ok = await eventlog.append(price("l4", 1000, 1), expected_sequence=a.sequence)
+    assert ok.sequence == 3
+
+
+async def test_read_aggregate_and_first_sequence(eventlog: EventLog) -> None:
+    await eventlog.append(created("x"))
+    await eventlog.append(created("a"))
+    await eventlog.append(price("a", 1000, 500))
+    hist = await eventlog.read_aggregate("listing", "a")
+    assert [e.event.WhichOneof("payload") for e in hist] == ["listing_created", "listing_price_changed"]
+    assert hist[0].subject == f"{eventlog.prefix}.listing.a.created"
+    assert await eventlog.first_sequence("listing", "a") == 2
+    assert await eventlog.first_sequence("listing", "missing") is None
+
+
+async def test_subscribe_from_a_sequence(eventlog: EventLog) -> None:
+    for i in range(5):
+        await eventlog.append(created(f"s{i}"))
+    got: list[int] = []
+    async with asyncio.timeout(10):
+        async for batch in eventlog.subscribe([f"{eventlog.prefix}.listing.>"], 3):
+            got.extend(e.sequence for e in batch)
+            if got and got[-1] == 5:
+                break
+    assert got == [3, 4, 5]
+    assert await eventlog.pending_count([f"{eventlog.prefix}.listing.>"], 2) == 4

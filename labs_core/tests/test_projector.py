@@ -1,0 +1,125 @@
+"""The projector against real servers: exactly-once effect across a kill, rebuild and diff."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from labs_core.eventlog import EventLog
+from labs_core.migrations import migrate
+from labs_core.projector import Projector, diff, rebuild
+from labs_core.tests.sample_projection import ListingTitles
+from labs_core.tests.test_eventlog import created, price
+
+
+async def _wait_checkpoint(pg: asyncpg.Connection, schema: str, name: str, seq: int, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            v = await pg.fetchval(
+                f'SELECT last_sequence FROM "{schema}".projection_checkpoints WHERE projection = $1', name
+            )
+            if v is not None and v >= seq:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_projection_applies_and_notifies(eventlog: EventLog, database_url: str, pg, schema: str) -> None:
+    proj = ListingTitles(eventlog.prefix)
+    await migrate(pg, schema, proj.migrations)
+    projector = Projector(eventlog, database_url, schema, proj)
+    task = asyncio.create_task(projector.run())
+    try:
+        r = await eventlog.append(created("p1", "Chair", 5000))
+        assert await projector.wait_for(r.sequence, timeout=10)
+        row = await pg.fetchrow(f'SELECT * FROM "{schema}".listings WHERE listing_id = $1', "p1")
+        assert row["title"] == "Chair"
+    finally:
+        task.cancel()
+
+
+async def test_killed_between_apply_and_commit_applies_nothing_twice(
+    eventlog: EventLog, database_url: str, pg, schema: str, tmp_path: Path
+) -> None:
+    proj = ListingTitles(eventlog.prefix)
+    await migrate(pg, schema, proj.migrations)
+    for i in range(20):
+        await eventlog.append(created(f"k{i}", price=100))
+    for i in range(20):
+        await eventlog.append(price(f"k{i}", 100, 200))
+    marker = tmp_path / "marker"
+    args = [sys.executable, "-m", "labs_core.tests.projector_child", eventlog.nc.connected_url.geturl(),
+            eventlog.stream, eventlog.prefix, database_url, schema]
+    env = {**os.environ, "PROJECTOR_MARKER": str(marker)}
+    child = subprocess.Popen([*args, "30"], env=env)
+    try:
+        async with asyncio.timeout(20):
+            while not marker.exists():
+                await asyncio.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)  # applied inside the transaction, not committed
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert await pg.fetchval(f'SELECT count(*) FROM "{schema}".listings') == 0
+    # Restart without the pause: everything is applied exactly once.
+    child2 = subprocess.Popen([*args, "0"])
+    try:
+        await _wait_checkpoint(pg, schema, proj.name, 40)
+    finally:
+        child2.send_signal(signal.SIGTERM)
+        child2.wait(10)
+    rows = await pg.fetch(f'SELECT updates, price_cents FROM "{schema}".listings')
+    assert len(rows) == 20
+    assert all(r["updates"] == 2 and r["price_cents"] == 200 for r in rows)
+
+
+async def test_rebuild_equals_live_and_diff_reports_tampering(
+    eventlog: EventLog, database_url: str, pg, schema: str
+) -> None:
+    proj = ListingTitles(eventlog.prefix)
+    await migrate(pg, schema, proj.migrations)
+    projector = Projector(eventlog, database_url, schema, proj, batch_size=7)
+    task = asyncio.create_task(projector.run())
+    try:
+        last = 0
+        for i in range(30):
+            last = (await eventlog.append(created(f"r{i}", price=i))).sequence
+            if i % 3 == 0:
+                last = (await eventlog.append(price(f"r{i}", i, i + 1))).sequence
+        assert await projector.wait_for(last, timeout=10)
+    finally:
+        task.cancel()
+    scratch = schema + "_rb"
+    applied = await rebuild(eventlog, database_url, proj, scratch)
+    assert applied == 40
+    assert await diff(database_url, proj, schema, scratch) == []
+    await pg.execute(f'UPDATE "{schema}".listings SET title = $1 WHERE listing_id = $2', "Tampered", "r7")
+    d = await diff(database_url, proj, schema, scratch)
+    assert {(x.table, x.side, x.row["listing_id"]) for x in d} == {
+        ("listings", "live only", "r7"), ("listings", "rebuilt only", "r7")
+    }
+    assert [x.row["title"] for x in d if x.side == "live only"] == ["Tampered"]
+
+
+async def test_second_instance_stays_standby(eventlog: EventLog, database_url: str, pg, schema: str) -> None:
+    proj = ListingTitles(eventlog.prefix)
+    await migrate(pg, schema, proj.migrations)
+    a = Projector(eventlog, database_url, schema, proj)
+    b = Projector(eventlog, database_url, schema, proj, standby_poll_s=0.05)
+    ta = asyncio.create_task(a.run())
+    await asyncio.sleep(0.3)
+    tb = asyncio.create_task(b.run())
+    try:
+        r = await eventlog.append(created("sb1"))
+        assert await a.wait_for(r.sequence, 10)
+        assert await b.wait_for(r.sequence, 10)  # learns the checkpoint from the table
+        assert a.active and not b.active
+    finally:
+        ta.cancel()
+        tb.cancel()
