@@ -11,7 +11,9 @@ class ConcurrencyConflict(LabsError):
     """An append expected an aggregate at one sequence and found it elsewhere (maps to ABORTED)."""
 
     def __init__(self, aggregate: str, expected: int, detail: str = "") -> None:
-        super().__init__(f"concurrent write on {aggregate}: expected last sequence {expected}; {detail}".strip())
+        super().__init__(
+            f"concurrent write on {aggregate}: expected last sequence {expected}; {detail}".strip()
+        )
         self.aggregate = aggregate
         self.expected = expected
 
@@ -25,10 +27,15 @@ class NotFound(LabsError):
 
 
 class InvalidArgument(LabsError):
-    """A request field is wrong; `field` names it (maps to INVALID_ARGUMENT)."""
+    """A request field is wrong; `field` names it (maps to INVALID_ARGUMENT).
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}" if field else reason)
+    `violations` lists every (field, reason) when there are several; the first is `field`.
+    """
+
+    def __init__(self, field: str, reason: str, violations: list[tuple[str, str]] | None = None) -> None:
+        self.violations = violations or [(field, reason)]
+        text = "; ".join(f"{f}: {r}" if f else r for f, r in self.violations)
+        super().__init__(text)
         self.field = field
         self.reason = reason
 

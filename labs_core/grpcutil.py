@@ -52,12 +52,15 @@ async def abort_with(
     await context.abort_with_status(rpc_status.to_status(st))
 
 
-def bad_request(field: str, reason: str) -> Message:
-    """A google.rpc.BadRequest detail naming one field."""
+def bad_request(field: str, reason: str, more: Sequence[tuple[str, str]] = ()) -> Message:
+    """A google.rpc.BadRequest detail naming the failing fields."""
     from google.rpc import error_details_pb2
 
+    pairs = [(field, reason), *more] if field or reason else list(more)
     return error_details_pb2.BadRequest(
-        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=reason)]
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=r) for f, r in pairs
+        ]
     )
 
 
@@ -70,8 +73,8 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
         except errors.LabsError as e:
             code = status_code_for(e)
             details: list[Message] = []
-            if isinstance(e, errors.InvalidArgument) and e.field:
-                details.append(bad_request(e.field, e.reason))
+            if isinstance(e, errors.InvalidArgument):
+                details.append(bad_request("", "", e.violations))
             await abort_with(context, code, str(e), details)
 
     wrapper.__name__ = fn.__name__

@@ -7,6 +7,7 @@ the live schema and a scratch schema for an audit rebuild.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from pathlib import Path
@@ -35,6 +36,10 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
+def _read_folder(folder: Path) -> list[tuple[str, str]]:
+    return [(p.stem, p.read_text()) for p in sorted(folder.glob("*.sql"))]
+
+
 async def migrate(conn: asyncpg.Connection, schema: str, folder: Path) -> list[str]:
     """Apply the folder's pending migrations to `schema`; returns the versions applied."""
     check_schema_name(schema)
@@ -50,10 +55,8 @@ async def migrate(conn: asyncpg.Connection, schema: str, folder: Path) -> list[s
             r["version"]: r["checksum"]
             for r in await conn.fetch(f'SELECT version, checksum FROM "{schema}".schema_migrations')
         }
-        for path in sorted(folder.glob("*.sql")):
-            sql = path.read_text()
+        for version, sql in await asyncio.to_thread(_read_folder, folder):
             checksum = hashlib.sha256(sql.encode()).hexdigest()
-            version = path.stem
             if version in done:
                 if done[version] != checksum:
                     raise RuntimeError(f"migration {schema}/{version} changed after it was applied")

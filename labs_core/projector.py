@@ -44,7 +44,9 @@ class Projection(abc.ABC):
 
     def lock_key(self) -> int:
         """The advisory lock that keeps one instance active."""
-        return int.from_bytes(hashlib.sha256(f"projection:{self.name}".encode()).digest()[:8], "big", signed=True)
+        return int.from_bytes(
+            hashlib.sha256(f"projection:{self.name}".encode()).digest()[:8], "big", signed=True
+        )
 
 
 class Projector:
@@ -108,7 +110,9 @@ class Projector:
         self.active = True
         await self._set_checkpoint(await self._read_checkpoint(conn))
         log.info("projection %s active from sequence %d", self.projection.name, self.checkpoint + 1)
-        async for batch in self.log.subscribe(self.projection.subjects, self.checkpoint + 1, batch_size=self.batch_size):
+        async for batch in self.log.subscribe(
+            self.projection.subjects, self.checkpoint + 1, batch_size=self.batch_size
+        ):
             await self.apply_batch(conn, batch)
 
     async def apply_batch(self, conn: asyncpg.Connection, batch: Sequence[StoredEvent]) -> None:
@@ -160,7 +164,12 @@ class RowDifference:
 
 
 async def rebuild(
-    eventlog: EventLog, database_url: str, projection: Projection, scratch_schema: str, *, batch_size: int = 2000
+    eventlog: EventLog,
+    database_url: str,
+    projection: Projection,
+    scratch_schema: str,
+    *,
+    batch_size: int = 2000,
 ) -> int:
     """Rebuild a projection from sequence 1 into a fresh scratch schema; returns events applied."""
     check_schema_name(scratch_schema)
@@ -194,7 +203,10 @@ async def diff(
     try:
         for table, keys in projection.tables.items():
             order = ", ".join(f'"{k}"' for k in keys)
-            for side, a, b in (("live only", live_schema, scratch_schema), ("rebuilt only", scratch_schema, live_schema)):
+            for side, a, b in (
+                ("live only", live_schema, scratch_schema),
+                ("rebuilt only", scratch_schema, live_schema),
+            ):
                 rows = await conn.fetch(
                     f'SELECT * FROM (SELECT * FROM "{a}"."{table}" EXCEPT ALL SELECT * FROM "{b}"."{table}") d '
                     f"ORDER BY {order} LIMIT {int(limit)}"

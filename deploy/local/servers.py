@@ -34,7 +34,9 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what or 'process'} exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(
+                f"{what or 'process'} exited with {proc.returncode} before listening on {port}"
+            )
         with socket.socket() as s:
             s.settimeout(0.2)
             if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -86,14 +88,23 @@ def start_nats(data_dir: Path, port: int = 0, *, log_dir: Path | None = None) ->
     cmd = [
         nats_server_binary(),
         "-js",
-        "-sd", str(data_dir / "jetstream"),
-        "-a", "127.0.0.1",
-        "-p", str(port),
-        "-l", str(log_path),
+        "-sd",
+        str(data_dir / "jetstream"),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-l",
+        str(log_path),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_port(port, 15, proc, "nats-server")
-    return ServerProcess("nats", proc, f"nats://127.0.0.1:{port}", log_path)
+    srv = ServerProcess("nats", proc, f"nats://127.0.0.1:{port}", log_path)
+    try:
+        wait_port(port, 15, proc, "nats-server")
+    except BaseException:
+        srv.stop()  # never leave a half-started server behind
+        raise
+    return srv
 
 
 def _pg_bin() -> Path:
@@ -111,7 +122,9 @@ def _run_as() -> str | None:
     try:
         pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_USER], check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_USER], check=True
+        )
     return PG_USER
 
 
@@ -123,7 +136,12 @@ def _make_traversable(path: Path) -> None:
 
 
 def start_postgres(
-    data_dir: Path, port: int = 0, *, durable: bool = True, database: str = "labs", log_dir: Path | None = None
+    data_dir: Path,
+    port: int = 0,
+    *,
+    durable: bool = True,
+    database: str = "labs",
+    log_dir: Path | None = None,
 ) -> ServerProcess:
     """Start PostgreSQL with its cluster in `data_dir` (created on first use), on 127.0.0.1.
 
@@ -143,18 +161,34 @@ def start_postgres(
         if pgdata.exists():
             shutil.rmtree(pgdata)
         subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-             "--no-instructions"],
-            check=True, user=user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=True,
+            user=user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
     port = port or free_port()
     log_path = (log_dir or data_dir) / "postgres.log"
     opts = [
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", f"port={port}",
-        "-c", f"unix_socket_directories={data_dir}",
-        "-c", "max_connections=200",
-        "-c", "shared_buffers=128MB",
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"port={port}",
+        "-c",
+        f"unix_socket_directories={data_dir}",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "shared_buffers=128MB",
     ]
     if not durable:
         opts += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -163,23 +197,47 @@ def start_postgres(
         shutil.chown(log_path, user)
     proc = subprocess.Popen(
         [str(bin_dir / "postgres"), "-D", str(pgdata), *opts],
-        stdout=log_file, stderr=subprocess.STDOUT, user=user, start_new_session=True,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        user=user,
+        start_new_session=True,
     )
     log_file.close()
-    wait_port(port, 30, proc, "postgres")
-    _ensure_database(bin_dir, port, database, user)
-    return ServerProcess(
-        "postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/{database}", log_path, extra={"port": str(port)}
+    srv = ServerProcess(
+        "postgres",
+        proc,
+        f"postgresql://postgres@127.0.0.1:{port}/{database}",
+        log_path,
+        extra={"port": str(port)},
     )
+    try:
+        wait_port(port, 30, proc, "postgres")
+        _ensure_database(bin_dir, port, database, user)
+    except BaseException:
+        srv.stop()  # never leave a half-started server behind
+        raise
+    return srv
 
 
 def _ensure_database(bin_dir: Path, port: int, database: str, user: str | None) -> None:
     deadline = time.monotonic() + 20
     while True:
         r = subprocess.run(
-            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-             "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"],
-            capture_output=True, text=True,
+            [
+                str(bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{database}'",
+            ],
+            capture_output=True,
+            text=True,
         )
         if r.returncode == 0:
             break
@@ -188,7 +246,19 @@ def _ensure_database(bin_dir: Path, port: int, database: str, user: str | None) 
         time.sleep(0.1)
     if r.stdout.strip() != "1":
         subprocess.run(
-            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-             "-c", f'CREATE DATABASE "{database}"'],
-            check=True, capture_output=True,
+            [
+                str(bin_dir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                f'CREATE DATABASE "{database}"',
+            ],
+            check=True,
+            capture_output=True,
         )

@@ -28,7 +28,7 @@ def event_type(event: envelope_pb2.Event) -> str:
 def subject_token(aggregate_type: str, kind: str) -> str:
     """The last subject token for a payload kind within an aggregate type."""
     prefix = aggregate_type + "_"
-    return kind[len(prefix):] if kind.startswith(prefix) else kind
+    return kind[len(prefix) :] if kind.startswith(prefix) else kind
 
 
 def subject_for(prefix: str, event: envelope_pb2.Event) -> str:

@@ -45,14 +45,17 @@ class AppendResult:
 class EventLog:
     """The one stream of events. Construct with `connect`; close with `close`."""
 
-    def __init__(self, nc: NATS, stream: str, prefix: str) -> None:
+    def __init__(self, nc: NATS, stream: str, prefix: str, url: str = "") -> None:
+        self.url = url
         self.nc = nc
         self.js = nc.jetstream()
         self.stream = stream
         self.prefix = prefix
 
     @classmethod
-    async def connect(cls, url: str, *, stream: str = "AGENTS", prefix: str = "agents", name: str = "") -> EventLog:
+    async def connect(
+        cls, url: str, *, stream: str = "AGENTS", prefix: str = "agents", name: str = ""
+    ) -> EventLog:
         """Connect to NATS; reconnects forever once connected."""
         try:
             nc = await nats.connect(
@@ -60,7 +63,7 @@ class EventLog:
             )
         except (OSError, NatsTimeout, nats.errors.NoServersError) as e:
             raise EventLogUnavailable(f"cannot connect to NATS at {url}: {e}") from e
-        return cls(nc, stream, prefix)
+        return cls(nc, stream, prefix, url)
 
     async def close(self) -> None:
         """Drain and close the connection (idempotent)."""
@@ -115,7 +118,9 @@ class EventLog:
                 self.prefix, event.aggregate_type, event.aggregate_id
             )
         try:
-            msg = await self.nc.request(subject, event.SerializeToString(), timeout=timeout, headers=hdrs or None)
+            msg = await self.nc.request(
+                subject, event.SerializeToString(), timeout=timeout, headers=hdrs or None
+            )
         except (NatsTimeout, NoRespondersError, nats.errors.ConnectionClosedError) as e:
             raise EventLogUnavailable(f"append to {subject} failed: {e!r}") from e
         ack = json.loads(msg.data)
@@ -123,7 +128,9 @@ class EventLog:
         if err:
             if err.get("err_code") == h.ERR_WRONG_LAST_SEQUENCE:
                 raise ConcurrencyConflict(
-                    f"{event.aggregate_type}/{event.aggregate_id}", expected_sequence or 0, err.get("description", "")
+                    f"{event.aggregate_type}/{event.aggregate_id}",
+                    expected_sequence or 0,
+                    err.get("description", ""),
                 )
             raise EventLogUnavailable(f"append to {subject} refused: {err}")
         return AppendResult(sequence=int(ack["seq"]), duplicate=bool(ack.get("duplicate")))
@@ -139,7 +146,9 @@ class EventLog:
         if status == "404":
             return None
         if status and status != "200":
-            raise EventLogUnavailable(f"direct get answered {status}: {(msg.headers or {}).get('Description')}")
+            raise EventLogUnavailable(
+                f"direct get answered {status}: {(msg.headers or {}).get('Description')}"
+            )
         return msg
 
     def _stored(self, msg: Msg) -> StoredEvent:

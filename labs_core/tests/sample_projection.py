@@ -33,14 +33,19 @@ class ListingTitles(Projection):
                 await conn.execute(
                     "INSERT INTO listings (listing_id, title, price_cents, updates, last_sequence) "
                     "VALUES ($1, $2, $3, 1, $4)",
-                    p.listing_id, p.title, p.price_cents, se.sequence,
+                    p.listing_id,
+                    p.title,
+                    p.price_cents,
+                    se.sequence,
                 )
             elif kind == "listing_price_changed":
                 p2 = ev.listing_price_changed
                 await conn.execute(
                     "UPDATE listings SET price_cents = $2, updates = updates + 1, last_sequence = $3 "
                     "WHERE listing_id = $1",
-                    p2.listing_id, p2.new_price_cents, se.sequence,
+                    p2.listing_id,
+                    p2.new_price_cents,
+                    se.sequence,
                 )
         if self.pause_after_apply:
             # A window in which the test kills the process: applied, not yet committed.

@@ -13,15 +13,19 @@ from labs_core.eventlog import EventLog, new_event
 
 def created(listing_id: str, title: str = "Lamp", price: int = 1000):
     return new_event(
-        "listing", listing_id,
+        "listing",
+        listing_id,
         listing_created=listing_pb2.ListingCreated(listing_id=listing_id, title=title, price_cents=price),
     )
 
 
 def price(listing_id: str, old: int, new: int):
     return new_event(
-        "listing", listing_id,
-        listing_price_changed=listing_pb2.ListingPriceChanged(listing_id=listing_id, old_price_cents=old, new_price_cents=new),
+        "listing",
+        listing_id,
+        listing_price_changed=listing_pb2.ListingPriceChanged(
+            listing_id=listing_id, old_price_cents=old, new_price_cents=new
+        ),
     )
 
 

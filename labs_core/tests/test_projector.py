@@ -18,7 +18,9 @@ from labs_core.tests.sample_projection import ListingTitles
 from labs_core.tests.test_eventlog import created, price
 
 
-async def _wait_checkpoint(pg: asyncpg.Connection, schema: str, name: str, seq: int, timeout: float = 15) -> None:
+async def _wait_checkpoint(
+    pg: asyncpg.Connection, schema: str, name: str, seq: int, timeout: float = 15
+) -> None:
     async with asyncio.timeout(timeout):
         while True:
             v = await pg.fetchval(
@@ -29,7 +31,9 @@ async def _wait_checkpoint(pg: asyncpg.Connection, schema: str, name: str, seq: 
             await asyncio.sleep(0.05)
 
 
-async def test_projection_applies_and_notifies(eventlog: EventLog, database_url: str, pg, schema: str) -> None:
+async def test_projection_applies_and_notifies(
+    eventlog: EventLog, database_url: str, pg, schema: str
+) -> None:
     proj = ListingTitles(eventlog.prefix)
     await migrate(pg, schema, proj.migrations)
     projector = Projector(eventlog, database_url, schema, proj)
@@ -53,8 +57,16 @@ async def test_killed_between_apply_and_commit_applies_nothing_twice(
     for i in range(20):
         await eventlog.append(price(f"k{i}", 100, 200))
     marker = tmp_path / "marker"
-    args = [sys.executable, "-m", "labs_core.tests.projector_child", eventlog.nc.connected_url.geturl(),
-            eventlog.stream, eventlog.prefix, database_url, schema]
+    args = [
+        sys.executable,
+        "-m",
+        "labs_core.tests.projector_child",
+        eventlog.url,
+        eventlog.stream,
+        eventlog.prefix,
+        database_url,
+        schema,
+    ]
     env = {**os.environ, "PROJECTOR_MARKER": str(marker)}
     child = subprocess.Popen([*args, "30"], env=env)
     try:
@@ -102,7 +114,8 @@ async def test_rebuild_equals_live_and_diff_reports_tampering(
     await pg.execute(f'UPDATE "{schema}".listings SET title = $1 WHERE listing_id = $2', "Tampered", "r7")
     d = await diff(database_url, proj, schema, scratch)
     assert {(x.table, x.side, x.row["listing_id"]) for x in d} == {
-        ("listings", "live only", "r7"), ("listings", "rebuilt only", "r7")
+        ("listings", "live only", "r7"),
+        ("listings", "rebuilt only", "r7"),
     }
     assert [x.row["title"] for x in d if x.side == "live only"] == ["Tampered"]
 

@@ -192,9 +192,13 @@ class ExecutionCancelled(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class MetricUpdated(_message.Message):
-    __slots__ = ("name", "delta")
+    __slots__ = ("name", "delta", "step", "attempt")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DELTA_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     name: str
     delta: float
-    def __init__(self, name: _Optional[str] = ..., delta: _Optional[float] = ...) -> None: ...
+    step: int
+    attempt: int
+    def __init__(self, name: _Optional[str] = ..., delta: _Optional[float] = ..., step: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...

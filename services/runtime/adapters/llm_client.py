@@ -1,0 +1,56 @@
+"""gRPC client of the llm service."""
+
+from __future__ import annotations
+
+import grpc
+from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
+
+from labs_core.grpcutil import channel
+from services.runtime.domain.calls import AiAnswer
+from services.runtime.domain.errors import AgentError, InputInvalid, ModelUnavailable
+
+
+class LlmClient:
+    """Asks models through the llm service."""
+
+    def __init__(self, addr: str) -> None:
+        self._channel = channel(addr)
+        self._stub = llm_service_pb2_grpc.LlmServiceStub(self._channel)
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        system: str,
+        model: str,
+        temperature: float | None,
+        max_output_tokens: int,
+        json_mode: bool,
+        execution_id: str,
+        timeout: float,
+    ) -> AiAnswer:
+        """One answer; raises ModelUnavailable (retryable) or InputInvalid."""
+        req = llm_service_pb2.GenerateRequest(
+            model=model,
+            prompt=prompt,
+            system=system,
+            max_output_tokens=max_output_tokens,
+            json_mode=json_mode,
+            execution_id=execution_id,
+        )
+        if temperature is not None:
+            req.temperature = temperature
+        try:
+            r = await self._stub.Generate(req, timeout=timeout)
+        except grpc.aio.AioRpcError as e:
+            err: AgentError
+            if e.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                err = InputInvalid(f"model call: {e.details()}", field="model")
+            else:
+                err = ModelUnavailable(f"model call: {e.code().name}: {e.details()}")
+            raise err from e
+        return AiAnswer(r.text, r.provider, r.model, r.usage.input_tokens, r.usage.output_tokens, r.cost_usd)
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()

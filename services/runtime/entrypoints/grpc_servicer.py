@@ -1,0 +1,95 @@
+"""The runtime's part of the public AgentService: thin — protobuf in, a handler, protobuf out."""
+
+from __future__ import annotations
+
+import grpc
+from labs.agents.v1 import agent_service_pb2 as pb
+from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
+
+from labs_core.grpcutil import abort_with, domain_errors
+from services.runtime.entrypoints import mapper
+from services.runtime.handlers.commands import CancelCommand, Commands
+from services.runtime.handlers.queries import Queries
+
+
+def _meta(context: grpc.aio.ServicerContext, key: str) -> str:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return ""
+
+
+def actor_of(context: grpc.aio.ServicerContext) -> str:
+    """Who is calling: the gateway's verified identity, or "anonymous"."""
+    return _meta(context, "x-labs-actor") or "anonymous"
+
+
+class RuntimeAgentService(pb_grpc.AgentServiceServicer):
+    """Execute, GetExecution, CancelExecution, ListExecutionHistory, ListAgents, Health."""
+
+    def __init__(self, commands: Commands, queries: Queries) -> None:
+        self.commands = commands
+        self.queries = queries
+
+    @domain_errors
+    async def Execute(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteResponse:
+        cmd = mapper.execute_command(request, actor_of(context), _meta(context, "traceparent"))
+        accepted = await self.commands.execute(cmd)
+        return pb.ExecuteResponse(
+            execution_id=accepted.execution_id,
+            task_id=accepted.task_id,
+            status=accepted.status,
+        )
+
+    @domain_errors
+    async def GetExecution(
+        self, request: pb.GetExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExecutionResponse:
+        view = await self.queries.get_execution(request.execution_id)
+        return pb.GetExecutionResponse(execution=mapper.execution(view))
+
+    @domain_errors
+    async def CancelExecution(
+        self, request: pb.CancelExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelExecutionResponse:
+        out = await self.commands.cancel(
+            CancelCommand(
+                request.execution_id, reason=request.reason or "cancelled by request", actor=actor_of(context)
+            )
+        )
+        return pb.CancelExecutionResponse(
+            execution_id=out.execution_id,
+            status=out.status,
+            cancellation_requested=out.cancellation_requested,
+        )
+
+    @domain_errors
+    async def ListExecutionHistory(
+        self, request: pb.ListExecutionHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExecutionHistoryResponse:
+        page = await self.queries.history(mapper.history_query(request))
+        return mapper.history(page)
+
+    @domain_errors
+    async def ListAgents(
+        self, request: pb.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAgentsResponse:
+        return mapper.agents(await self.queries.list_agents())
+
+    @domain_errors
+    async def Health(self, request: pb.HealthRequest, context: grpc.aio.ServicerContext) -> pb.HealthResponse:
+        checks = await self.queries.health(request.component)
+        resp = pb.HealthResponse(status="ok" if all(c.ok for c in checks) else "down")
+        for c in checks:
+            resp.components.add(
+                name=c.name,
+                status="ok" if c.ok else "down",
+                latency_ms=round(c.latency_ms, 3),
+                message=c.message,
+            )
+        down = [c.name for c in checks if not c.ok]
+        if down:
+            await abort_with(context, grpc.StatusCode.UNAVAILABLE, f"unavailable: {', '.join(down)}", [resp])
+        return resp

@@ -1,0 +1,204 @@
+"""The runtime against real NATS, PostgreSQL and real gRPC tool/model servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from labs.agents.v1 import agent_service_pb2 as pb
+
+from labs_core.eventlog import EventLog
+from services.runtime.tests.harness import runtime_stack
+
+
+def _violations(e: grpc.aio.AioRpcError) -> list[str]:
+    st = rpc_status.from_call(e)
+    out = []
+    for d in st.details if st else []:
+        br = error_details_pb2.BadRequest()
+        if d.Unpack(br):
+            out += [v.field for v in br.field_violations]
+    return out
+
+
+async def test_market_analysis_end_to_end_and_read_your_writes(
+    eventlog: EventLog, database_url: str, schema: str
+):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("MARKET", "analyze_market", {"category": "electronics"})
+        assert r.status == pb.QUEUED and r.execution_id and r.task_id
+        first = await st.stub.GetExecution(pb.GetExecutionRequest(execution_id=r.execution_id))
+        assert first.execution.execution_id == r.execution_id  # never 404 right after the POST
+        e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"})
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED", e.error
+        assert [t.tool for t in e.tool_calls] == ["analyze_market_price", "get_listings"]
+        assert all(t.outcome == "OK" for t in e.tool_calls)
+        assert e.output["category"] == "electronics" and str(e.output["summary"]).startswith("answer to:")
+        assert e.token_usage.input == 11 and e.token_usage.output == 7 and e.token_usage.total == 18
+        assert len(e.model_calls) == 1 and e.attempts == 1
+        assert e.queued_at.seconds and e.started_at.seconds and e.finished_at.seconds
+        kinds = [
+            x.event.WhichOneof("payload") for x in await eventlog.read_aggregate("execution", r.execution_id)
+        ]
+        assert kinds == [
+            "execution_requested",
+            "execution_started",
+            "tool_call_completed",
+            "tool_call_completed",
+            "model_call_completed",
+            "metric_updated",
+            "execution_completed",
+        ]
+
+
+async def test_request_id_is_idempotent(eventlog: EventLog, database_url: str, schema: str):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        a = await st.execute("MARKET", "analyze_market", {"category": "books"}, request_id="req-1")
+        b = await st.execute("MARKET", "analyze_market", {"category": "books"}, request_id="req-1")
+        assert a.execution_id == b.execution_id and a.task_id == b.task_id
+        events = await eventlog.read_aggregate("execution", a.execution_id)
+        assert [x.event.WhichOneof("payload") for x in events] == ["execution_requested"]
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            await st.execute("MARKET", "analyze_market", {"category": "toys"}, request_id="req-1")
+        assert ei.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+@pytest.mark.parametrize(
+    ("type_", "action", "input", "field"),
+    [
+        ("NOPE", "x", {}, "type"),
+        ("", "x", {}, "type"),
+        ("MARKET", "fly", {}, "action"),
+        ("MARKET", "analyze_market", {}, "input"),
+        ("MARKET", "analyze_market", {"category": 5}, "input.category"),
+        ("MARKET", "analyze_market", {"category": "x", "window_days": 0}, "input.window_days"),
+    ],
+)
+async def test_bad_requests_name_the_field(eventlog, database_url, schema, type_, action, input, field):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            await st.execute(type_, action, input)
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field in _violations(ei.value)
+        # Nothing was appended for the refused request.
+        assert await eventlog.pending_count([f"{eventlog.prefix}.execution.>"]) == 0
+
+
+async def test_get_unknown_is_not_found(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            await st.stub.GetExecution(pb.GetExecutionRequest(execution_id="nope"))
+        assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_cancel_queued_then_cancel_again_is_failed_precondition(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        r = await st.execute("MARKET", "analyze_market", {"category": "books"})
+        c = await st.stub.CancelExecution(
+            pb.CancelExecutionRequest(execution_id=r.execution_id, reason="changed mind")
+        )
+        assert c.status == pb.CANCELLED
+        e = await st.wait_status(r.execution_id, {"CANCELLED"})
+        assert e.cancellation.reason == "changed mind" and e.attempts == 0
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            await st.stub.CancelExecution(pb.CancelExecutionRequest(execution_id=r.execution_id))
+        assert ei.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        # A worker arriving later never starts it.
+        await st.start_worker()
+        await asyncio.sleep(0.5)
+        kinds = [
+            x.event.WhichOneof("payload") for x in await eventlog.read_aggregate("execution", r.execution_id)
+        ]
+        assert kinds == ["execution_requested", "execution_cancelled"]
+
+
+async def test_cancel_running_interrupts_the_tool_within_a_second(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("PROBE", "call", {"tool": "slow", "args": {"seconds": 20}})
+        await st.wait_status(r.execution_id, {"RUNNING"})
+        await asyncio.sleep(0.2)
+        t = time.monotonic()
+        c = await st.stub.CancelExecution(pb.CancelExecutionRequest(execution_id=r.execution_id))
+        assert c.cancellation_requested
+        e = await st.wait_status(r.execution_id, {"CANCELLED"}, timeout=5)
+        assert time.monotonic() - t < 1.0
+        await asyncio.sleep(0.1)
+        assert st.tools.slow_cancelled == 1  # the gRPC call was cancelled at the tool too
+        assert pb.ExecutionStatus.Name(e.status) == "CANCELLED"
+
+
+async def test_retry_with_backoff_then_success(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        st.tools.flaky_failures = 2
+        r = await st.execute("PROBE", "call", {"tool": "flaky"})
+        e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"}, timeout=20)
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED"
+        assert e.attempts == 3
+        assert [a.error_category for a in e.failed_attempts] == ["TOOL_UNAVAILABLE", "TOOL_UNAVAILABLE"]
+        assert [a.retry_delay_ms for a in e.failed_attempts] == [1000, 2000]
+        events = await eventlog.read_aggregate("execution", r.execution_id)
+        starts = [
+            x.event.occurred_at.ToNanoseconds() for x in events if x.event.HasField("execution_started")
+        ]
+        assert (starts[1] - starts[0]) / 1e9 >= 1.0 and (starts[2] - starts[1]) / 1e9 >= 2.0
+
+
+async def test_timeout_ends_timed_out(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("PROBE", "call", {"tool": "slow", "args": {"seconds": 5}}, timeout_ms=500)
+        e = await st.wait_status(r.execution_id, {"TIMED_OUT", "COMPLETED", "FAILED"}, timeout=10)
+        assert pb.ExecutionStatus.Name(e.status) == "TIMED_OUT"
+        assert e.error.category == "TIMEOUT"
+
+
+async def test_token_budget_stops_with_budget_exceeded(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("PROBE", "think", {}, max_tokens=10)
+        e = await st.wait_status(r.execution_id, {"BUDGET_EXCEEDED", "COMPLETED", "FAILED"})
+        assert pb.ExecutionStatus.Name(e.status) == "BUDGET_EXCEEDED"
+        assert st.model.calls == 1 and e.token_usage.total == 18
+
+
+async def test_history_and_agents(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        ids = [
+            (await st.execute("PROBE", "call", {"tool": "echo", "args": {"i": i}})).execution_id
+            for i in range(7)
+        ]
+        for x in ids:
+            await st.wait_status(x, {"COMPLETED"})
+        seen: list[str] = []
+        token = ""
+        while True:
+            page = await st.stub.ListExecutionHistory(
+                pb.ListExecutionHistoryRequest(agent="PROBE", page_size=3, page_token=token)
+            )
+            seen += [x.execution_id for x in page.executions]
+            token = page.next_page_token
+            if not token:
+                break
+        assert sorted(seen) == sorted(ids) and len(seen) == 7
+        assert seen == sorted(ids, reverse=True)  # newest first (UUIDv7 ids sort by time)
+        assert page.summary.executions == 7 and page.summary.success_rate == 1.0
+        off = await st.stub.ListExecutionHistory(
+            pb.ListExecutionHistoryRequest(agent="PROBE", limit=2, offset=5)
+        )
+        assert [x.execution_id for x in off.executions] == seen[5:7]
+        await asyncio.sleep(0.2)  # the worker answers the API's presence ping
+        agents = await st.stub.ListAgents(pb.ListAgentsRequest())
+        by_type = {a.type: a for a in agents.agents}
+        assert {"MARKET", "PROBE"} <= set(by_type)
+        assert "get_listings" in by_type["MARKET"].allowed_tools
+        assert by_type["PROBE"].availability.workers_online >= 1
+
+
+async def test_health(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        h = await st.stub.Health(pb.HealthRequest())
+        assert h.status == "ok" and {c.name for c in h.components} == {"nats", "db"}
+        h2 = await st.stub.Health(pb.HealthRequest(component="db"))
+        assert [c.name for c in h2.components] == ["db"]
