@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -33,7 +36,10 @@ class ToolBehaviour:
     flaky_failures: int = 2
     slow_s: float = 10.0
     calls: Counter[str] = field(default_factory=Counter)
+    #: idempotency key -> times the side effect was actually performed (must stay 1).
     side_effects: dict[str, int] = field(default_factory=dict)
+    #: idempotency key -> times the tool was invoked with it.
+    side_effect_calls: dict[str, int] = field(default_factory=dict)
     in_flight_slow: int = 0
     max_in_flight_slow: int = 0
     slow_cancelled: int = 0
@@ -66,8 +72,11 @@ class TestTools(tool_service_pb2_grpc.ToolServiceServicer):
                 self.b.in_flight_slow -= 1
             result = {"slept": True}
         elif name == "side_effect":
+            # An idempotent side effect: the work happens once per key, then the answer is slow.
             key = request.idempotency_key
-            self.b.side_effects[key] = self.b.side_effects.get(key, 0) + 1
+            self.b.side_effect_calls[key] = self.b.side_effect_calls.get(key, 0) + 1
+            if key not in self.b.side_effects:
+                self.b.side_effects[key] = 1
             await asyncio.sleep(float(args.get("seconds", 0)))
             result = {"key": key}
         elif name == "echo":
@@ -138,6 +147,27 @@ class Stack:
         req = pb.ExecuteRequest(type=type_, action=action, **kw)
         dict_to_struct(input, req.input)
         return await self.stub.Execute(req)
+
+    def worker_process(self, **env: str) -> subprocess.Popen[bytes]:
+        """A worker in its own process (`python -m services.runtime worker`), for crash tests."""
+        s = self.settings
+        base = {
+            "NATS_URL": s.nats_url,
+            "DATABASE_URL": s.database_url,
+            "STREAM_NAME": s.stream_name,
+            "SUBJECT_PREFIX": s.subject_prefix,
+            "SCHEMA_NAME": s.schema_name,
+            "TOOLS_ADDR": s.tools_addr,
+            "LLM_ADDR": s.llm_addr,
+            "AGENT_MODULES": s.agent_modules,
+            "WORKER_CONSUMER": s.worker_consumer,
+            "WORKER_ACK_WAIT_S": str(s.worker_ack_wait_s),
+            "WORKER_HEARTBEAT_S": str(s.worker_heartbeat_s),
+            "LOG_LEVEL": "WARNING",
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.runtime", "worker"], env={**os.environ, **base, **env}
+        )
 
     async def start_worker(self, **overrides: Any) -> tuple[asyncio.Event, asyncio.Task[None]]:
         """Another worker-only runtime on the same stream."""
