@@ -1,0 +1,1 @@
+"""Outbound adapters: long-lived gRPC channels to the backend services."""

@@ -1,0 +1,1 @@
+"""The gateway's doors: the HTTP/JSON server and the public gRPC proxy."""

@@ -1,0 +1,231 @@
+"""The HTTP/JSON door: one aiohttp handler that routes, binds, forwards over gRPC and renders.
+
+There is no code per route: the route table (built from the annotations at start-up) gives
+each request its Endpoint, which holds everything precomputed for that binding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+from aiohttp import web
+from google.protobuf.descriptor import Descriptor
+
+from services.gateway.adapters.backends import Backends
+from services.gateway.config import Settings
+from services.gateway.transcoding import errors
+from services.gateway.transcoding.binding import RequestBinder
+from services.gateway.transcoding.path_template import PathRouter
+from services.gateway.transcoding.rendering import ResponseRenderer, dumps
+from services.gateway.transcoding.routes import Route
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json"
+NDJSON_TYPE = "application/x-ndjson"
+REQUEST_ID = "x-request-id"
+_GRPC_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Everything one route needs per request, computed once at start-up."""
+
+    route: Route
+    binder: RequestBinder
+    renderer: ResponseRenderer
+    call: Any  # a grpc.aio unary-unary or unary-stream multicallable
+    backend: str
+    address: str
+
+    @classmethod
+    def build(cls, route: Route, backends: Backends) -> Endpoint:
+        """Bind a route to its backend's channel."""
+        req, resp = route.request_class, route.response_class
+        channel = backends.channel(route.backend)
+        factory = channel.unary_stream if route.server_streaming else channel.unary_unary
+        call = factory(
+            route.grpc_path,
+            request_serializer=req.SerializeToString,
+            response_deserializer=resp.FromString,
+            _registered_method=True,
+        )
+        return cls(
+            route=route,
+            binder=RequestBinder(req, route.template, route.body),
+            renderer=ResponseRenderer(cast(Descriptor, resp.DESCRIPTOR), route.response_body),
+            call=call,
+            backend=route.backend,
+            address=backends.address(route.backend),
+        )
+
+
+def build_router(routes: Sequence[Route], backends: Backends) -> PathRouter[Endpoint]:
+    """The route table of the HTTP door."""
+    router: PathRouter[Endpoint] = PathRouter()
+    for route in routes:
+        router.add(route.http_method, route.template, Endpoint.build(route, backends))
+        log.debug("route %s", route)
+    return router
+
+
+class HttpTranscoder:
+    """The request handler: HTTP/JSON in, a unary gRPC call to the backend, HTTP/JSON out."""
+
+    def __init__(self, router: PathRouter[Endpoint], settings: Settings) -> None:
+        self._router = router
+        self._limit = settings.body_limit_bytes
+        self._default_timeout = settings.forward_timeout_s
+        self._max_timeout = settings.max_forward_timeout_s
+        self._forwarded = tuple(h.lower() for h in settings.forwarded_headers if h.lower() != REQUEST_ID)
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Serve one request; every failure is a google.rpc.Status JSON body."""
+        headers = request.headers
+        rid = headers.get(REQUEST_ID) or uuid.uuid4().hex
+        path = request.raw_path
+        q = path.find("?")
+        if q >= 0:
+            path = path[:q]
+        endpoint: Endpoint | None = None
+        try:
+            endpoint, segments = self._router.match(request.method, path)
+            body = await self._read_body(request) if endpoint.binder.reads_body else b""
+            msg = endpoint.binder.bind(segments, request.query, body)
+            timeout = self._timeout(headers)
+            metadata = [(REQUEST_ID, rid)]
+            for name in self._forwarded:
+                value = headers.get(name)
+                if value is not None:
+                    metadata.append((name, value))
+            if endpoint.route.server_streaming:
+                return await self._stream(request, endpoint, msg, timeout, metadata, rid)
+            reply = await endpoint.call(msg, timeout=timeout, metadata=metadata)
+            return _response(200, endpoint.renderer.render(reply), rid)
+        except errors.GatewayError as e:
+            resp = _response(e.http_status, e.body(), rid)
+            resp.headers.update(e.headers)
+            return resp
+        except grpc.aio.AioRpcError as e:
+            assert endpoint is not None
+            st = errors.backend_status(e, endpoint.backend, endpoint.address)
+            return _response(errors.http_status(st.code), errors.status_json(st), rid)
+        except Exception:
+            log.exception("request %s %s failed", request.method, path)
+            st = errors.GatewayError(grpc.StatusCode.INTERNAL, "internal gateway error").to_status()
+            return _response(500, errors.status_json(st), rid)
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        if not request.body_exists:
+            return b""
+        length = request.content_length
+        if length is not None and length > self._limit:
+            raise errors.body_too_large(self._limit)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.readany():
+            size += len(chunk)
+            if size > self._limit:
+                raise errors.body_too_large(self._limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _timeout(self, headers: Any) -> float:
+        raw = headers.get("grpc-timeout")
+        if raw is not None:
+            value = _grpc_timeout(raw)
+        else:
+            raw = headers.get("x-request-timeout")
+            if raw is None:
+                return self._default_timeout
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not value > 0:
+                raise errors.invalid_header("X-Request-Timeout", f"expected seconds > 0, got {raw!r}")
+        return min(value, self._max_timeout)
+
+    async def _stream(
+        self,
+        request: web.BaseRequest,
+        endpoint: Endpoint,
+        msg: Any,
+        timeout: float,
+        metadata: list[tuple[str, str]],
+        rid: str,
+    ) -> web.StreamResponse:
+        """A server-streaming RPC as newline-delimited JSON: {"result": ...} or a final {"error": ...}."""
+        call = endpoint.call(msg, timeout=timeout, metadata=metadata)
+        response: web.StreamResponse | None = None
+        try:
+            async for item in call:
+                if response is None:
+                    response = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "X-Request-Id": rid})
+                    await response.prepare(request)
+                await response.write(dumps({"result": endpoint.renderer.to_obj(item)}) + b"\n")
+        except grpc.aio.AioRpcError as e:
+            if response is None:
+                raise
+            st = errors.backend_status(e, endpoint.backend, endpoint.address)
+            await response.write(dumps({"error": errors.status_obj(st)}) + b"\n")
+        if response is None:
+            response = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "X-Request-Id": rid})
+            await response.prepare(request)
+        await response.write_eof()
+        return response
+
+
+def _response(status: int, body: bytes, rid: str) -> web.Response:
+    return web.Response(status=status, body=body, headers={"Content-Type": JSON_TYPE, "X-Request-Id": rid})
+
+
+def _grpc_timeout(raw: str) -> float:
+    unit = _GRPC_TIMEOUT_UNITS.get(raw[-1:])
+    digits = raw[:-1]
+    if unit is None or not digits.isdigit() or len(digits) > 8 or int(digits) == 0:
+        raise errors.invalid_header(
+            "Grpc-Timeout", f"expected 1-8 digits and a unit (H M S m u n), got {raw!r}"
+        )
+    return int(digits) * unit
+
+
+class HttpServer:
+    """The aiohttp low-level server hosting the transcoder on one listening socket."""
+
+    def __init__(self, transcoder: HttpTranscoder, *, access_log: bool = False) -> None:
+        kwargs: dict[str, Any] = {} if access_log else {"access_log": None}
+        self._server = web.Server(transcoder.handle, **kwargs)
+        self._runner = web.ServerRunner(self._server, shutdown_timeout=5.0)
+        self.port = 0
+        self._started = False
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on host:port (0: any free port) and return the port."""
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        await self._runner.setup()
+        self._started = True
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.port = sock.getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening and finish in-flight requests (idempotent)."""
+        if self._started:
+            self._started = False
+            with contextlib.suppress(Exception):
+                await self._runner.cleanup()

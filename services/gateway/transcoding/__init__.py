@@ -1,0 +1,1 @@
+"""HTTP/JSON <-> protobuf transcoding: routes from annotations, binding, rendering, status mapping."""
