@@ -1,0 +1,1 @@
+"""Adapters: the Postgres rollup reader and the JetStream queue probe."""

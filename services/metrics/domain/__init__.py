@@ -1,0 +1,1 @@
+"""Plain values and rules of the metrics service: no protobuf, no I/O."""
