@@ -49,7 +49,8 @@ def to_fact(stored: StoredEvent) -> Fact | None:
     kind = ev.WhichOneof("payload")
     base = (ev.aggregate_id, stored.sequence, ev.occurred_at.seconds * 1_000_000_000 + ev.occurred_at.nanos)
     if kind == "execution_requested":
-        return Requested(*base, agent_type=ev.execution_requested.agent_type)
+        # Agent types are upper-case names; normalised here so the agent_type filter always matches.
+        return Requested(*base, agent_type=ev.execution_requested.agent_type.strip().upper())
     if kind == "tool_call_completed":
         t = ev.tool_call_completed
         return ToolCalled(*base, tool=t.tool, error=t.outcome == execution_pb2.CALL_OUTCOME_ERROR)

@@ -7,6 +7,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,29 @@ def test_batch_attributes_and_ignores_a_second_terminal_event() -> None:
     assert [k[2:] for k in b.tools] == [("MARKET", "get_listings")]
     assert [k[2:] for k in b.metrics] == [("UNKNOWN", "n")]
     assert b.states["x"].status is FinalStatus.COMPLETED and b.changed == {"x"}
+
+
+def test_mapper_turns_events_into_facts() -> None:
+    from labs.events.v1 import execution_pb2
+
+    from labs_core.eventlog import StoredEvent, new_event
+    from services.metrics.domain.facts import ModelCalled
+    from services.metrics.mapper import category_name, to_fact
+
+    def stored(**payload: Any) -> StoredEvent:
+        return StoredEvent(
+            9, "p.execution.x.e", new_event("execution", "x", occurred_at_ns=5 * NS + 7, **payload)
+        )
+
+    req = to_fact(stored(execution_requested=execution_pb2.ExecutionRequested(agent_type=" market ")))
+    assert req == Requested("x", 9, 5 * NS + 7, agent_type="MARKET")
+    model = to_fact(stored(model_call_completed=execution_pb2.ModelCallCompleted(tokens_in=3, cost_usd=0.1)))
+    assert isinstance(model, ModelCalled) and model.cost_usd == Decimal("0.1")
+    failed = to_fact(
+        stored(execution_failed=execution_pb2.ExecutionFailed(category=execution_pb2.ERROR_CATEGORY_BUDGET))
+    )
+    assert (
+        isinstance(failed, Finished) and failed.category == "BUDGET" and failed.status is FinalStatus.FAILED
+    )
+    assert to_fact(stored(cancellation_requested=execution_pb2.CancellationRequested())) is None
+    assert category_name(99) == "CATEGORY_99"
