@@ -1,0 +1,1 @@
+"""Providers: the model SDKs (google-genai, openai) and the local offline provider."""

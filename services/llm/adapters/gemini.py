@@ -1,0 +1,114 @@
+"""Google Gemini through the maintained google-genai SDK (its async client)."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from services.llm.adapters.base import status_error
+from services.llm.domain import tokens
+from services.llm.domain.errors import ProviderError
+from services.llm.domain.jsonmode import normalise_json_text
+from services.llm.domain.model import CONTENT_FILTER, GEMINI, LENGTH, STOP, Completion, GenerateRequest, Usage
+
+log = logging.getLogger(__name__)
+
+_FINISH = {
+    types.FinishReason.STOP: STOP,
+    types.FinishReason.MAX_TOKENS: LENGTH,
+    types.FinishReason.SAFETY: CONTENT_FILTER,
+    types.FinishReason.RECITATION: CONTENT_FILTER,
+    types.FinishReason.BLOCKLIST: CONTENT_FILTER,
+    types.FinishReason.PROHIBITED_CONTENT: CONTENT_FILTER,
+    types.FinishReason.SPII: CONTENT_FILTER,
+}
+
+
+class GeminiProvider:
+    """Gemini models through `client.aio.models.generate_content`."""
+
+    name = GEMINI
+    local = False
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        # The SDK's own retries are off: the proxy retries, honouring the provider's hints, and
+        # falls back. attempts=1 must be explicit: without retry_options the async client sleeps
+        # 1-10 s and retries once on a connection error. Its timeout only backs up the proxy's.
+        self._client = genai.Client(
+            api_key=api_key,
+            vertexai=False,
+            http_options=types.HttpOptions(
+                base_url=base_url,
+                api_version=api_version,
+                timeout=int((timeout_s + 1.0) * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            ),
+        )
+
+    async def generate(self, model: str, request: GenerateRequest) -> Completion:
+        """Answer `request` with a Gemini model; SDK and transport errors become ProviderError."""
+        config = types.GenerateContentConfig(
+            system_instruction=request.system or None,
+            temperature=request.temperature,
+            max_output_tokens=request.max_output_tokens,
+            stop_sequences=list(request.stop) or None,
+            response_mime_type="application/json" if request.json_mode else None,
+        )
+        contents = [types.Content(role="user", parts=[types.Part(text=request.prompt)])]
+        try:
+            response = await self._client.aio.models.generate_content(
+                model=model, contents=contents, config=config
+            )
+        except genai_errors.APIError as e:
+            headers = getattr(e.response, "headers", None)
+            raise status_error(self.name, e.code, headers, e.details) from e
+        except TimeoutError as e:
+            raise ProviderError(self.name, "timeout", retryable=False) from e
+        except (aiohttp.ClientError, OSError) as e:
+            # google-genai sends through aiohttp whenever aiohttp is installed (a dependency here).
+            raise ProviderError(self.name, "connection error", retryable=True) from e
+        except Exception as e:
+            log.exception("gemini: unexpected error from the SDK")
+            raise ProviderError(self.name, f"error: {type(e).__name__}") from e
+        return self._completion(response, request)
+
+    @staticmethod
+    def _completion(response: types.GenerateContentResponse, request: GenerateRequest) -> Completion:
+        candidate = response.candidates[0] if response.candidates else None
+        parts = candidate.content.parts if candidate and candidate.content else None
+        # Thought summaries are not part of the answer.
+        text = "".join(p.text for p in parts or [] if p.text and not p.thought)
+        if request.json_mode:
+            text = normalise_json_text(text)
+        if candidate is None:
+            # No candidate at all: the prompt itself was blocked.
+            finish = CONTENT_FILTER
+        elif candidate.finish_reason is None:
+            finish = STOP
+        else:
+            finish = _FINISH.get(candidate.finish_reason, str(candidate.finish_reason.value).lower())
+        meta = response.usage_metadata
+        if meta is not None and meta.prompt_token_count is not None:
+            # Thinking tokens are billed as output.
+            output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+            usage = Usage(meta.prompt_token_count, output)
+        else:
+            usage = Usage(
+                tokens.estimate_tokens(request.system, request.prompt), tokens.estimate_tokens(text), True
+            )
+        return Completion(text, usage, finish)
+
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP sessions."""
+        await self._client.aio.aclose()

@@ -1,0 +1,1 @@
+"""The service layer: routing, retries, fallbacks, circuit breakers, tokens and cost."""
