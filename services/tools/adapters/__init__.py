@@ -1,0 +1,1 @@
+"""Adapters: the event log (listing events) and the Postgres read model."""

@@ -1,0 +1,222 @@
+"""Queries on the listings read model (plain SQL; percentiles and slopes computed in Postgres)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.tools.domain.errors import ReadModelUnavailable
+from services.tools.domain.listings import (
+    Cursor,
+    Listing,
+    ListingPage,
+    ListingQuery,
+    MarketStats,
+    PriceTrend,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# sort -> (key column, direction, row comparison for "after the cursor")
+_ORDER = {
+    "price_asc": ("price_cents", "ASC", ">"),
+    "price_desc": ("price_cents", "DESC", "<"),
+    "newest": ("created_at", "DESC", "<"),
+    "oldest": ("created_at", "ASC", ">"),
+}
+
+_COLUMNS = "id, seller, title, description, category, price_cents, currency, status, attributes, created_at, updated_at"
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _listing(r: asyncpg.Record) -> Listing:
+    attrs = r["attributes"]
+    return Listing(
+        listing_id=r["id"],
+        seller_id=r["seller"],
+        title=r["title"],
+        description=r["description"],
+        category=r["category"],
+        price_cents=r["price_cents"],
+        currency=r["currency"],
+        status=r["status"],
+        attributes=json.loads(attrs) if isinstance(attrs, str) else dict(attrs),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _where(q: ListingQuery, args: list[Any]) -> str:
+    """The WHERE clause of a search; appends its parameters to `args`."""
+    conds: list[str] = []
+
+    def param(v: Any) -> str:
+        args.append(v)
+        return f"${len(args)}"
+
+    if q.category:
+        conds.append(f"category = {param(q.category)}")
+    if q.status:
+        conds.append(f"status = {param(q.status)}")
+    if q.seller_id:
+        conds.append(f"seller = {param(q.seller_id)}")
+    if q.min_price_cents is not None:
+        conds.append(f"price_cents >= {param(q.min_price_cents)}")
+    if q.max_price_cents is not None:
+        conds.append(f"price_cents <= {param(q.max_price_cents)}")
+    if q.text:
+        like = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        ts = param(q.text)
+        lk = param(like)
+        conds.append(
+            f"(to_tsvector('english', title || ' ' || description) @@ websearch_to_tsquery('english', {ts}) "
+            f"OR title ILIKE {lk} OR description ILIKE {lk})"
+        )
+    return " AND ".join(conds) if conds else "TRUE"
+
+
+class ListingReadModel:
+    """Reads listings from the schema the pool's search_path points at."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as e:
+            raise ReadModelUnavailable(f"listings read model: {type(e).__name__}: {e}") from e
+
+    async def search(
+        self, q: ListingQuery, *, limit: int, offset: int = 0, after: Cursor | None = None
+    ) -> ListingPage:
+        """A page of matching listings in the query's order, the total, and the next page's cursor."""
+        column, direction, cmp = _ORDER[q.sort]
+        args: list[Any] = []
+        where = _where(q, args)
+        count_sql = f"SELECT count(*) FROM listings WHERE {where}"
+        count_args = list(args)
+        page_where = where
+        if after is not None:
+            key: Any = after.key if column == "price_cents" else _EPOCH + timedelta(microseconds=after.key)
+            args += [key, after.listing_id]
+            page_where += f" AND ({column}, id) {cmp} (${len(args) - 1}, ${len(args)})"
+        args += [limit + 1, offset]
+        page_sql = (
+            f"SELECT {_COLUMNS} FROM listings WHERE {page_where} "
+            f"ORDER BY {column} {direction}, id {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}"
+        )
+        async with self._conn() as conn:
+            total = await conn.fetchval(count_sql, *count_args)
+            rows = await conn.fetch(page_sql, *args)
+        listings = [_listing(r) for r in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit and listings:
+            last = listings[-1]
+            k = last.price_cents if column == "price_cents" else _micros(last.created_at)
+            next_cursor = Cursor(k, last.listing_id)
+        return ListingPage(listings=listings, total=int(total), next_cursor=next_cursor)
+
+    async def get(self, listing_id: str) -> Listing | None:
+        """One listing, if the read model has it."""
+        async with self._conn() as conn:
+            r = await conn.fetchrow(f"SELECT {_COLUMNS} FROM listings WHERE id = $1", listing_id)
+        return None if r is None else _listing(r)
+
+    async def versions(self, listing_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """listing id -> (events applied, last sequence) for those the read model has."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT id, version, last_sequence FROM listings WHERE id = ANY($1::text[])",
+                list(listing_ids),
+            )
+        return {r["id"]: (r["version"], r["last_sequence"]) for r in rows}
+
+    async def market_stats(
+        self, *, category: str, since: datetime, until: datetime, status: str | None, currency: str
+    ) -> MarketStats:
+        """Price figures of the listings listed in [since, until] and the trend of their prices.
+
+        Figures use each listing's current price. The trend is the least-squares slope of price
+        against time over the price points dated in the window, within listings (each listing's
+        points centred on its own means), so the mix of cheap and dear listings is not mistaken
+        for a trend; listings with one point add nothing to the slope.
+        """
+        async with self._conn() as conn:
+            s = await conn.fetchrow(
+                """
+                SELECT count(*) AS n,
+                       avg(price_cents)::float8 AS mean,
+                       percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY price_cents) AS pct,
+                       min(price_cents) AS lo, max(price_cents) AS hi
+                FROM listings
+                WHERE category = $1 AND currency = $2 AND created_at >= $3 AND created_at <= $4
+                  AND ($5::text IS NULL OR status = $5)
+                """,
+                category,
+                currency,
+                since,
+                until,
+                status,
+            )
+            t = await conn.fetchrow(
+                """
+                WITH points AS (
+                  SELECT p.listing_id, p.price_cents::float8 / 100 AS price,
+                         extract(epoch FROM p.at)::float8 / 86400 AS day
+                  FROM listing_prices p JOIN listings l ON l.id = p.listing_id
+                  WHERE l.category = $1 AND l.currency = $2 AND p.at >= $3 AND p.at <= $4
+                    AND ($5::text IS NULL OR l.status = $5)
+                ), centred AS (
+                  SELECT listing_id, price,
+                         price - avg(price) OVER w AS dy,
+                         day - avg(day) OVER w AS dx,
+                         count(*) OVER w AS k
+                  FROM points WINDOW w AS (PARTITION BY listing_id)
+                )
+                SELECT regr_slope(dy, dx) AS slope, avg(price) AS mean_price, count(*) AS n,
+                       count(DISTINCT listing_id) FILTER (WHERE k > 1) AS moving
+                FROM centred
+                """,
+                category,
+                currency,
+                since,
+                until,
+                status,
+            )
+        n = int(s["n"])
+        pct = s["pct"] or [None, None, None]
+        slope = t["slope"]
+        mean_price = t["mean_price"]
+        pct_per_day = slope / mean_price * 100 if slope is not None and mean_price else None
+
+        def units(c: float | None) -> float | None:
+            return None if c is None else round(float(c) / 100, 4)
+
+        return MarketStats(
+            since=since,
+            until=until,
+            count=n,
+            mean=units(s["mean"]),
+            median=units(pct[1]),
+            p10=units(pct[0]),
+            p90=units(pct[2]),
+            min=units(s["lo"]),
+            max=units(s["hi"]),
+            trend=PriceTrend(
+                slope_per_day=None if slope is None else float(slope),
+                pct_per_day=pct_per_day,
+                points=int(t["n"]),
+                listings=int(t["moving"]),
+            ),
+        )

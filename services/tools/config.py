@@ -1,0 +1,43 @@
+"""Settings of the tools service (environment variables, read once at the entry point)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from labs_core.migrations import check_schema_name
+from labs_core.settings import CommonSettings
+
+
+class ToolLimit(BaseModel):
+    """Per-tool overrides of the invocation limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+
+
+class Settings(CommonSettings):
+    """Tools service settings. Env: TOOLS_SCHEMA, CATALOGUE_SEED_ENABLED, CATALOGUE_SEED, ..."""
+
+    #: Postgres schema of the read models.
+    tools_schema: str = "tools"
+    #: Seed the sample catalogue at start-up (idempotent).
+    catalogue_seed_enabled: bool = True
+    #: The random seed the catalogue is generated from, and how many listings it has.
+    catalogue_seed: int = 20240917
+    catalogue_size: int = Field(default=2000, ge=0, le=100_000)
+    #: Default time limit of one tool call, in seconds, and calls of one tool at once.
+    tool_timeout_s: float = Field(default=10.0, gt=0)
+    tool_max_concurrency: int = Field(default=32, ge=1)
+    #: Per-tool overrides, JSON: {"analyze_market_price": {"timeout_s": 5, "max_concurrency": 4}}.
+    tool_limits: dict[str, ToolLimit] = Field(default_factory=dict)
+    #: How long a write waits for its read model to catch up (read-your-writes), in seconds.
+    read_wait_s: float = Field(default=5.0, gt=0)
+    #: Connections of the read-model pool.
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("tools_schema")
+    @classmethod
+    def _schema_name(cls, v: str) -> str:
+        return check_schema_name(v)

@@ -1,0 +1,1 @@
+"""Plain typed values and rules of the tools service (no protobuf, no I/O)."""

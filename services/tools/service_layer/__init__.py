@@ -1,0 +1,1 @@
+"""Use cases: invoking a tool, seeding the catalogue."""

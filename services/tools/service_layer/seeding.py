@@ -1,0 +1,126 @@
+"""Seeding the sample catalogue at first start, idempotently.
+
+The catalogue is generated from a fixed seed. Each listing's events are appended in order, the
+first with expected sequence 0 and every later one expecting the one before, each with a
+message id derived from (seed, listing, event). Which events are already stored is read from the
+read model (its `version` and `last_sequence` per listing) once the projection has caught up, so
+a second start appends nothing and a start after a crash mid-seed resumes where it stopped.
+Listings are seeded concurrently in chunks, so publishes are pipelined instead of awaited one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from labs_core.errors import ConcurrencyConflict
+from labs_core.ids import derived_id
+from labs_core.projector import Projector
+from services.tools.adapters.listing_events import ListingEventStore
+from services.tools.adapters.listing_read_model import ListingReadModel
+from services.tools.domain.catalogue import SeedListing, generate
+from services.tools.domain.errors import ProjectionLagging
+
+log = logging.getLogger(__name__)
+
+HOUR_NS = 3_600 * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    """What a seeding run did."""
+
+    listings: int
+    appended: int
+    already_present: int
+    skipped: int
+    seconds: float
+
+
+async def wait_caught_up(store: ListingEventStore, projector: Projector, timeout: float) -> None:
+    """Wait until the projector has applied every listing event stored so far."""
+    async with asyncio.timeout(timeout):
+        while await store.pending(projector.checkpoint + 1) > 0:
+            await projector.wait_for(projector.checkpoint + 1, 0.5)
+
+
+class CatalogueSeeder:
+    """Appends the sample catalogue's events that are not in the log yet."""
+
+    def __init__(
+        self,
+        store: ListingEventStore,
+        read_model: ListingReadModel,
+        projector: Projector,
+        *,
+        seed: int,
+        size: int,
+        chunk: int = 200,
+        catch_up_timeout_s: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.read_model = read_model
+        self.projector = projector
+        self.seed = seed
+        self.size = size
+        self.chunk = chunk
+        self.catch_up_timeout_s = catch_up_timeout_s
+
+    async def run(self, *, anchor_ns: int | None = None) -> SeedReport:
+        """Seed what is missing; `anchor_ns` is the end of the 90-day span (default: this hour)."""
+        started = time.perf_counter()
+        if anchor_ns is None:
+            anchor_ns = time.time_ns() // HOUR_NS * HOUR_NS
+        plan = generate(self.seed, self.size, anchor_ns)
+        try:
+            await wait_caught_up(self.store, self.projector, self.catch_up_timeout_s)
+        except TimeoutError as e:
+            raise ProjectionLagging(
+                "the listings projection did not catch up; cannot tell what is seeded"
+            ) from e
+        present = await self.read_model.versions([s.listing_id for s in plan])
+        todo = [s for s in plan if present.get(s.listing_id, (0, 0))[0] < len(s.events)]
+        appended = skipped = 0
+        for i in range(0, len(todo), self.chunk):
+            results = await asyncio.gather(
+                *(self._append(s, *present.get(s.listing_id, (0, 0))) for s in todo[i : i + self.chunk])
+            )
+            appended += sum(n for n in results if n >= 0)
+            skipped += sum(1 for n in results if n < 0)
+        report = SeedReport(
+            listings=len(plan),
+            appended=appended,
+            already_present=len(plan) - len(todo),
+            skipped=skipped,
+            seconds=time.perf_counter() - started,
+        )
+        log.info(
+            "catalogue seed %d: %d listings, %d events appended, %d complete already, %d left to another writer "
+            "(%.2fs)",
+            self.seed,
+            report.listings,
+            report.appended,
+            report.already_present,
+            report.skipped,
+            report.seconds,
+        )
+        return report
+
+    async def _append(self, listing: SeedListing, done: int, last_sequence: int) -> int:
+        """Append the listing's events from `done` on; -1 when another writer got there first."""
+        expected = last_sequence
+        n = 0
+        for j in range(done, len(listing.events)):
+            try:
+                r = await self.store.append(
+                    listing.events[j],
+                    msg_id=derived_id("catalogue", str(self.seed), str(listing.index), str(j)),
+                    expected_sequence=expected,
+                )
+            except ConcurrencyConflict:
+                return -1
+            expected = r.sequence
+            n += 0 if r.duplicate else 1
+        return n

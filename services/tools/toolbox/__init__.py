@@ -1,0 +1,1 @@
+"""The tools themselves, grouped by category, each registered on an explicit Registry."""
