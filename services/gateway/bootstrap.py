@@ -55,9 +55,10 @@ class Gateway:
                 proxy_handlers(services, self._backends, s.forward_timeout_s)
             )
             self.grpc_port = self._grpc.port
-            await self._grpc.start()
             self._http = HttpServer(HttpTranscoder(router, s), access_log=s.access_log)
             self.http_port = await self._http.start(s.bind_host, self._http_port)
+            # Last, so that SERVING on gRPC health means both doors are open.
+            await self._grpc.start()
         except BaseException:
             await self.stop()
             raise
@@ -82,6 +83,7 @@ class Gateway:
             await grpc_server.stop()
         if backends is not None:
             await backends.close()
+            log.info("gateway stopped")
 
     async def __aenter__(self) -> Gateway:
         await self.start()

@@ -7,7 +7,7 @@ backend's reply, metadata and status (with its `grpc-status-details-bin` trailer
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn
 
@@ -58,12 +58,12 @@ class _Forwarder:
             has_id = has_id or key == "x-request-id"
             md.append((key, value))
         if not has_id:
-            md.append(("x-request-id", uuid.uuid4().hex))
+            md.append(("x-request-id", os.urandom(16).hex()))
         return md
 
     async def abort(self, context: grpc.aio.ServicerContext, err: grpc.aio.AioRpcError) -> NoReturn:
         """End the caller's RPC with the backend's status, message, details and trailers."""
-        trailing = list(err.trailing_metadata() or ())
+        trailing = tuple(err.trailing_metadata() or ())
         message = err.details() or ""
         if not any(k == errors.STATUS_DETAILS_KEY for k, _ in trailing):
             message = errors.backend_message(err.code().value[0], message, self.backend, self.address)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -89,13 +89,16 @@ class HttpTranscoder:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Serve one request; every failure is a google.rpc.Status JSON body."""
         headers = request.headers
-        rid = headers.get(REQUEST_ID) or uuid.uuid4().hex
+        rid = headers.get(REQUEST_ID) or os.urandom(16).hex()
         path = request.raw_path
         q = path.find("?")
         if q >= 0:
             path = path[:q]
         endpoint: Endpoint | None = None
         try:
+            if not _valid_metadata(rid):
+                rid = os.urandom(16).hex()
+                raise errors.invalid_header("X-Request-Id", "expected printable ASCII")
             endpoint, segments = self._router.match(request.method, path)
             body = await self._read_body(request) if endpoint.binder.reads_body else b""
             msg = endpoint.binder.bind(segments, request.query, body)
@@ -104,6 +107,8 @@ class HttpTranscoder:
             for name in self._forwarded:
                 value = headers.get(name)
                 if value is not None:
+                    if not _valid_metadata(value):
+                        raise errors.invalid_header(name, "expected printable ASCII")
                     metadata.append((name, value))
             if endpoint.route.server_streaming:
                 return await self._stream(request, endpoint, msg, timeout, metadata, rid)
@@ -187,6 +192,11 @@ def _response(status: int, body: bytes, rid: str) -> web.Response:
     return web.Response(status=status, body=body, headers={"Content-Type": JSON_TYPE, "X-Request-Id": rid})
 
 
+def _valid_metadata(value: str) -> bool:
+    # gRPC metadata values (of non -bin keys) are printable ASCII.
+    return value.isascii() and value.isprintable()
+
+
 def _grpc_timeout(raw: str) -> float:
     unit = _GRPC_TIMEOUT_UNITS.get(raw[-1:])
     digits = raw[:-1]
@@ -213,9 +223,9 @@ class HttpServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
-        except OSError:
+        except OSError as e:
             sock.close()
-            raise
+            raise OSError(e.errno, f"cannot bind the HTTP server to {host}:{port}: {e.strerror}") from e
         await self._runner.setup()
         self._started = True
         site = web.SockSite(self._runner, sock)

@@ -462,3 +462,11 @@ async def test_selected_headers_are_forwarded(http: aiohttp.ClientSession, backe
 async def test_errors_echo_the_request_id(http: aiohttp.ClientSession) -> None:
     _, _, headers = await call(http, "GET", "/api/nope", headers={"X-Request-Id": "rid-404"})
     assert headers["X-Request-Id"] == "rid-404"
+
+
+async def test_non_ascii_forwarded_header_is_400(http: aiohttp.ClientSession) -> None:
+    status, out, _ = await call(
+        http, "GET", "/api/agents", headers={"Authorization": "Bearer é".encode().decode("latin-1")}
+    )
+    assert status == 400
+    assert field_violation(out) == "authorization"
