@@ -10,8 +10,9 @@ from types import TracebackType
 from labs_core.grpcutil import GrpcServer
 from services.gateway.adapters.backends import Backends
 from services.gateway.config import DETAIL_PROTO_MODULES, Settings
+from services.gateway.entrypoints.endpoints import build_router
 from services.gateway.entrypoints.grpc_proxy import proxy_handlers
-from services.gateway.entrypoints.http_app import HttpServer, HttpTranscoder, build_router
+from services.gateway.entrypoints.http_app import HttpServer, HttpTranscoder
 from services.gateway.transcoding.routes import load_routes
 
 log = logging.getLogger(__name__)

@@ -10,70 +10,25 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from aiohttp import web
-from google.protobuf.descriptor import Descriptor
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
-from services.gateway.adapters.backends import Backends
 from services.gateway.config import Settings
+from services.gateway.entrypoints.endpoints import Endpoint
 from services.gateway.transcoding import errors
-from services.gateway.transcoding.binding import RequestBinder
 from services.gateway.transcoding.path_template import PathRouter
-from services.gateway.transcoding.rendering import ResponseRenderer, dumps
-from services.gateway.transcoding.routes import Route
+from services.gateway.transcoding.rendering import dumps
 
 log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
 NDJSON_TYPE = "application/x-ndjson"
 REQUEST_ID = "x-request-id"
+_NO_QUERY: MultiMapping[str] = MultiDictProxy(MultiDict())
 _GRPC_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Everything one route needs per request, computed once at start-up."""
-
-    route: Route
-    binder: RequestBinder
-    renderer: ResponseRenderer
-    call: Any  # a grpc.aio unary-unary or unary-stream multicallable
-    backend: str
-    address: str
-
-    @classmethod
-    def build(cls, route: Route, backends: Backends) -> Endpoint:
-        """Bind a route to its backend's channel."""
-        req, resp = route.request_class, route.response_class
-        channel = backends.channel(route.backend)
-        factory = channel.unary_stream if route.server_streaming else channel.unary_unary
-        call = factory(
-            route.grpc_path,
-            request_serializer=req.SerializeToString,
-            response_deserializer=resp.FromString,
-            _registered_method=True,
-        )
-        return cls(
-            route=route,
-            binder=RequestBinder(req, route.template, route.body),
-            renderer=ResponseRenderer(cast(Descriptor, resp.DESCRIPTOR), route.response_body),
-            call=call,
-            backend=route.backend,
-            address=backends.address(route.backend),
-        )
-
-
-def build_router(routes: Sequence[Route], backends: Backends) -> PathRouter[Endpoint]:
-    """The route table of the HTTP door."""
-    router: PathRouter[Endpoint] = PathRouter()
-    for route in routes:
-        router.add(route.http_method, route.template, Endpoint.build(route, backends))
-        log.debug("route %s", route)
-    return router
 
 
 class HttpTranscoder:
@@ -92,8 +47,10 @@ class HttpTranscoder:
         rid = headers.get(REQUEST_ID) or os.urandom(16).hex()
         path = request.raw_path
         q = path.find("?")
+        query: MultiMapping[str] = _NO_QUERY
         if q >= 0:
             path = path[:q]
+            query = request.query
         endpoint: Endpoint | None = None
         try:
             if not _valid_metadata(rid):
@@ -101,7 +58,7 @@ class HttpTranscoder:
                 raise errors.invalid_header("X-Request-Id", "expected printable ASCII")
             endpoint, segments = self._router.match(request.method, path)
             body = await self._read_body(request) if endpoint.binder.reads_body else b""
-            msg = endpoint.binder.bind(segments, request.query, body)
+            msg = endpoint.binder.bind(segments, query, body)
             timeout = self._timeout(headers)
             metadata = [(REQUEST_ID, rid)]
             for name in self._forwarded:
@@ -110,7 +67,7 @@ class HttpTranscoder:
                     if not _valid_metadata(value):
                         raise errors.invalid_header(name, "expected printable ASCII")
                     metadata.append((name, value))
-            if endpoint.route.server_streaming:
+            if endpoint.streaming:
                 return await self._stream(request, endpoint, msg, timeout, metadata, rid)
             reply = await endpoint.call(msg, timeout=timeout, metadata=metadata)
             return _response(200, endpoint.renderer.render(reply), rid)
@@ -181,6 +138,10 @@ class HttpTranscoder:
                 raise
             st = errors.backend_status(e, endpoint.backend, endpoint.address)
             await response.write(dumps({"error": errors.status_obj(st)}) + b"\n")
+        except ConnectionResetError:  # the client went away: stop the backend stream too
+            call.cancel()
+            assert response is not None
+            return response
         if response is None:
             response = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "X-Request-Id": rid})
             await response.prepare(request)
