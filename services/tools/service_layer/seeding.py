@@ -82,13 +82,17 @@ class CatalogueSeeder:
             ) from e
         present = await self.read_model.versions([s.listing_id for s in plan])
         todo = [s for s in plan if present.get(s.listing_id, (0, 0))[0] < len(s.events)]
-        appended = skipped = 0
+        appended = skipped = last = 0
         for i in range(0, len(todo), self.chunk):
             results = await asyncio.gather(
                 *(self._append(s, *present.get(s.listing_id, (0, 0))) for s in todo[i : i + self.chunk])
             )
-            appended += sum(n for n in results if n >= 0)
-            skipped += sum(1 for n in results if n < 0)
+            appended += sum(n for n, _ in results if n >= 0)
+            skipped += sum(1 for n, _ in results if n < 0)
+            last = max([last, *(seq for _, seq in results)])
+        # Serve the catalogue only once it is readable.
+        if last and not await self.projector.wait_for(last, self.catch_up_timeout_s):
+            raise ProjectionLagging("the listings projection did not apply the seeded catalogue in time")
         report = SeedReport(
             listings=len(plan),
             appended=appended,
@@ -108,8 +112,9 @@ class CatalogueSeeder:
         )
         return report
 
-    async def _append(self, listing: SeedListing, done: int, last_sequence: int) -> int:
-        """Append the listing's events from `done` on; -1 when another writer got there first."""
+    async def _append(self, listing: SeedListing, done: int, last_sequence: int) -> tuple[int, int]:
+        """Append the listing's events from `done` on: (events appended or -1 when another writer
+        got there first, the last sequence written)."""
         expected = last_sequence
         n = 0
         for j in range(done, len(listing.events)):
@@ -120,7 +125,7 @@ class CatalogueSeeder:
                     expected_sequence=expected,
                 )
             except ConcurrencyConflict:
-                return -1
+                return -1, 0
             expected = r.sequence
             n += 0 if r.duplicate else 1
-        return n
+        return n, expected
