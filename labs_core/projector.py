@@ -42,11 +42,10 @@ class Projection(abc.ABC):
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
         """Apply events (in order, none applied before) inside the caller's transaction."""
 
-    def lock_key(self) -> int:
-        """The advisory lock that keeps one instance active."""
-        return int.from_bytes(
-            hashlib.sha256(f"projection:{self.name}".encode()).digest()[:8], "big", signed=True
-        )
+    def lock_key(self, schema: str) -> int:
+        """The advisory lock that keeps one instance active per (projection, target schema)."""
+        digest = hashlib.sha256(f"projection:{self.name}:{schema}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class Projector:
@@ -103,7 +102,9 @@ class Projector:
 
     async def _run_once(self) -> None:
         conn = self._conn = await asyncpg.connect(self.database_url)
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.projection.lock_key()):
+        while not await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1)", self.projection.lock_key(self.schema)
+        ):
             # Another instance is active: follow its checkpoint so waiters still get answers.
             await self._set_checkpoint(await self._read_checkpoint(conn))
             await asyncio.sleep(self.standby_poll_s)

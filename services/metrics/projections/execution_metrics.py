@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,11 +103,6 @@ class ExecutionMetrics(Projection):
     def __init__(self, prefix: str, *, lock_scope: str = "") -> None:
         self.subjects = [f"{prefix}.execution.>"]
         self.lock_scope = lock_scope
-
-    def lock_key(self) -> int:
-        """One active instance per target schema (`lock_scope`), not per projection name."""
-        key = f"projection:{self.name}:{self.lock_scope}".encode()
-        return int.from_bytes(hashlib.sha256(key).digest()[:8], "big", signed=True)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
         """Fold the batch in memory, then write each table with one statement."""

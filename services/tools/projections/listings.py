@@ -6,7 +6,6 @@ memory per listing, then written with three set-based statements (insert, update
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,11 +51,6 @@ class ListingsProjection(Projection):
     def __init__(self, prefix: str, schema: str = "tools") -> None:
         self.subjects = listing_subjects(prefix)
         self.schema = schema
-
-    def lock_key(self) -> int:
-        """One active instance per target schema (tests and audits run side by side in one database)."""
-        digest = hashlib.sha256(f"projection:{self.name}:{self.schema}".encode()).digest()
-        return int.from_bytes(digest[:8], "big", signed=True)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
         """Fold the batch per listing, then write it set-wise."""
