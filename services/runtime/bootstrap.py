@@ -64,7 +64,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
         settings.nats_url, stream=settings.stream_name, prefix=settings.subject_prefix, name="runtime"
     )
     await eventlog.ensure_stream()
-    await migrate_schema(settings.database_url, settings.schema_name)
+    await migrate_schema(settings.database_url, settings.runtime_schema)
     registry = build_registry(settings)
     commands = Commands(eventlog, registry)
     tasks: list[asyncio.Task[None]] = []
@@ -86,7 +86,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
             projector = Projector(
                 eventlog,
                 settings.database_url,
-                settings.schema_name,
+                settings.runtime_schema,
                 ExecutionsProjection(settings.subject_prefix),
             )
             tasks.append(asyncio.create_task(projector.run(), name="projector"))
@@ -95,7 +95,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
             await eventlog.nc.publish(presence_ping_subject(settings.subject_prefix), b"")
             queries = Queries(
                 pool,
-                settings.schema_name,
+                settings.runtime_schema,
                 eventlog,
                 projector,
                 presence,

@@ -8,7 +8,7 @@ from labs_core.settings import CommonSettings
 class Settings(CommonSettings):
     """Runtime settings: what it runs (api, worker or both) and how the worker consumes."""
 
-    schema_name: str = "runtime"
+    runtime_schema: str = "runtime"
     #: "all" (API and worker), "api" or "worker".
     runtime_role: str = "all"
     worker_id: str = ""

@@ -10,8 +10,8 @@ from services.runtime.domain.errors import InputInvalid
 _CATEGORY = {"type": "string", "minLength": 1, "maxLength": 64}
 
 
-def _money(cents_or_units: Any) -> str:
-    return f"{float(cents_or_units):,.2f}"
+def _money(units: Any) -> str:
+    return "n/a" if units is None else f"{float(units):,.2f}"
 
 
 class MarketAgent(AgentRuntime):
@@ -69,7 +69,7 @@ class MarketAgent(AgentRuntime):
             f"Over the last {window} days: {stats.get('count', 0)} listings, median price "
             f"{_money(stats.get('median', 0))}, 10th-90th percentile {_money(stats.get('p10', 0))}-"
             f"{_money(stats.get('p90', 0))}, prices {trend.get('direction', 'flat')} "
-            f"({trend.get('slope_per_day', 0):+.2f} per day)."
+            f"({trend.get('slope_per_day') or 0.0:+.2f} per day)."
         )
         answer = await self.call_ai(
             prompt, system="You are a concise marketplace analyst.", max_output_tokens=200
