@@ -1,0 +1,90 @@
+# Labs Agent Runtime: everything a developer or CI runs goes through these verbs.
+# Only Python >= 3.11 is needed: `make up` and `make test` create .venv and install into it.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PROTODEPS := build/protodeps/google/api
+
+export PIP_NO_INPUT := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install up servers test lint typecheck pytest proto proto-check proto-lint clean clean-data
+
+help:
+	@echo "make up           start nats-server, PostgreSQL and the five services (Ctrl-C stops them)"
+	@echo "make servers      start only nats-server and PostgreSQL, print their NATS_URL/DATABASE_URL"
+	@echo "make test         lint, typecheck, proto-check and the whole pytest suite (what CI runs)"
+	@echo "make install      create .venv and install the project with its dev tools"
+	@echo "make lint         ruff check + ruff format --check"
+	@echo "make typecheck    mypy"
+	@echo "make proto        regenerate gen/python from proto/"
+	@echo "make proto-check  fail on stale generated code or a buf lint finding"
+	@echo "make clean        remove caches and build output (never .venv nor .data)"
+	@echo "make clean-data   remove .data (the local stack's database, event log and logs)"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"Python >= 3.11 is needed, $(PYTHON) is " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "'$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+
+# Reinstalled only when pyproject.toml changes (or .venv is new).
+$(STAMP): pyproject.toml | $(PY)
+	@echo "installing the project and its dev tools into $(VENV)"
+	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+up: install
+	@$(PY) -m deploy.local.launcher up
+
+servers: install
+	@$(PY) -m deploy.local.launcher servers
+
+# Every check runs (-k) so one run shows every problem; any failure fails the target.
+test: install
+	@$(MAKE) -k lint typecheck proto-check pytest
+
+lint: install
+	@rc=0; $(VENV)/bin/ruff check . || rc=1; $(VENV)/bin/ruff format --check . || rc=1; exit $$rc
+
+typecheck: install
+	@$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected no test: that is a failure here too (make fails on any
+# non-zero status; the message says why).
+pytest: install
+	@rc=0; $(PY) -m pytest -q || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no test: failing" >&2; fi; exit $$rc
+
+proto: install
+	@$(PY) scripts/gen_proto.py
+
+proto-check: install
+	@$(PY) scripts/gen_proto.py --check
+	@$(MAKE) proto-lint
+
+# buf resolves google/api imports from build/protodeps (see buf.yaml): a copy of the files
+# shipped by the installed googleapis-common-protos, so no network is needed.
+proto-lint: install
+	@mkdir -p $(PROTODEPS)
+	@$(PY) -c 'import pathlib, shutil, google.api.annotations_pb2 as a; \
+		[shutil.copy(pathlib.Path(a.__file__).parent / f, "$(PROTODEPS)") for f in ("annotations.proto", "http.proto")]'
+	@$(VENV)/bin/buf lint && echo "buf lint: ok"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache ./*.egg-info
+	find . \( -path ./$(VENV) -o -path ./.data -o -path ./.git \) -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+
+clean-data: install
+	@$(PY) -m deploy.local.launcher clean-data
