@@ -39,7 +39,7 @@ $(PY):
 # Reinstalled only when pyproject.toml changes (or .venv is new).
 $(STAMP): pyproject.toml | $(PY)
 	@echo "installing the project and its dev tools into $(VENV)"
-	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[dev]'
+	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -qq -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)

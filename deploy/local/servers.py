@@ -154,6 +154,8 @@ def start_postgres(
     if user:
         _make_traversable(data_dir)
         shutil.chown(data_dir, user)
+        # The binaries sit in the venv, maybe under a private folder (/root, a mkdtemp).
+        _make_traversable(bin_dir.parent)
         for p in bin_dir.parent.rglob("*"):
             if p.is_dir():
                 p.chmod(p.stat().st_mode | 0o055)
