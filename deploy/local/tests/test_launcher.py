@@ -19,17 +19,9 @@ from nats.js.errors import NotFoundError
 from deploy.local.config import ROOT, StackConfig
 from deploy.local.launcher import Stack
 from deploy.local.procs import LauncherError, alive
-from deploy.local.servers import free_port
+from deploy.local.testing import free_ports
 from labs_core.eventlog import EventLog
 from labs_core.testing import unique
-
-
-def free_ports(n: int) -> list[int]:
-    """`n` distinct ports free on loopback right now."""
-    ports: set[int] = set()
-    while len(ports) < n:
-        ports.add(free_port())
-    return sorted(ports)
 
 
 def config(data_dir: Path, **env: str) -> StackConfig:
