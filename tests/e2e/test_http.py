@@ -29,7 +29,7 @@ async def wait_done(http: aiohttp.ClientSession, execution_id: str, timeout: flo
                 assert r.status == 200, await r.text()
                 body = await _json(r)
             if body["status"] not in ("QUEUED", "RUNNING", "RETRYING"):
-                return body  # type: ignore[no-any-return]
+                return body
             await asyncio.sleep(0.05)
 
 
