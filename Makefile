@@ -15,7 +15,7 @@ PROTODEPS := build/protodeps/google/api
 export PIP_NO_INPUT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install up servers test lint typecheck pytest proto proto-check proto-lint clean clean-data
+.PHONY: help install up servers test lint typecheck pytest proto proto-check proto-lint proto-breaking proto-baseline clean clean-data
 
 help:
 	@echo "make up           start nats-server, PostgreSQL and the five services (Ctrl-C stops them)"
@@ -25,7 +25,8 @@ help:
 	@echo "make lint         ruff check + ruff format --check"
 	@echo "make typecheck    mypy"
 	@echo "make proto        regenerate gen/python from proto/"
-	@echo "make proto-check  fail on stale generated code or a buf lint finding"
+	@echo "make proto-check  fail on stale generated code, a buf lint finding or a breaking change"
+	@echo "make proto-baseline  accept the current contracts as the compatibility baseline"
 	@echo "make clean        remove caches and build output (never .venv nor .data)"
 	@echo "make clean-data   remove .data (the local stack's database, event log and logs)"
 
@@ -72,6 +73,16 @@ proto: install
 proto-check: install
 	@$(PY) scripts/gen_proto.py --check
 	@$(MAKE) proto-lint
+	@$(MAKE) proto-breaking
+
+# Wire and JSON compatibility with proto/baseline.binpb (the contracts as last accepted).
+# Additions pass; a rename, removal or type change fails until it is accepted on purpose
+# with `make proto-baseline` (which shows up in review as a changed baseline).
+proto-breaking: proto-lint
+	@$(VENV)/bin/buf breaking proto --against proto/baseline.binpb && echo "buf breaking (WIRE_JSON vs proto/baseline.binpb): ok"
+
+proto-baseline: proto-lint
+	@$(VENV)/bin/buf build proto -o proto/baseline.binpb && echo "proto/baseline.binpb updated: commit it with the change it accepts"
 
 # buf resolves google/api imports from build/protodeps (see buf.yaml): a copy of the files
 # shipped by the installed googleapis-common-protos, so no network is needed.
