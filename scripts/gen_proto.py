@@ -62,15 +62,37 @@ def _differences(a: Path, b: Path) -> list[str]:
     return diffs
 
 
+def sync() -> int:
+    """Regenerate into a scratch folder, then write only what changed (others may be importing)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "python"
+        generate(fresh)
+        n = 0
+        for f in fresh.rglob("*"):
+            if f.is_dir():
+                continue
+            target = GEN / f.relative_to(fresh)
+            if not target.exists() or not filecmp.cmp(f, target, shallow=False):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp_target = target.with_suffix(target.suffix + ".tmp")
+                shutil.copyfile(f, tmp_target)
+                tmp_target.replace(target)
+                n += 1
+        if GEN.exists():
+            for f in list(GEN.rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts and not (fresh / f.relative_to(GEN)).exists():
+                    f.unlink()
+                    n += 1
+    return n
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true")
     ns = parser.parse_args()
     if not ns.check:
-        if GEN.exists():
-            shutil.rmtree(GEN)
-        generate(GEN)
-        print(f"generated {sum(1 for _ in GEN.rglob('*.py'))} files into {GEN.relative_to(ROOT)}")
+        changed = sync()
+        print(f"gen/python: {changed} file(s) written or removed")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "python"

@@ -202,3 +202,15 @@ class MetricUpdated(_message.Message):
     step: int
     attempt: int
     def __init__(self, name: _Optional[str] = ..., delta: _Optional[float] = ..., step: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class MemoryWritten(_message.Message):
+    __slots__ = ("key", "value", "step", "attempt")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: _struct_pb2.Value
+    step: int
+    attempt: int
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., step: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
