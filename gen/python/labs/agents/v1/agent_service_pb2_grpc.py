@@ -94,6 +94,8 @@ class AgentServiceServicer:
 
     def CancelExecution(self, request, context):
         """Ask a queued or running execution to stop.
+        Needs executions.write; the caller's role travels to the runtime as `x-labs-role`
+        metadata so that it can refuse a non-admin's cancel of an ADMIN execution.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

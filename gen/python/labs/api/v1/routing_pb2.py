@@ -25,11 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19labs/api/v1/routing.proto\x12\x0blabs.api.v1\x1a google/protobuf/descriptor.proto::\n\x0f\x64\x65\x66\x61ult_backend\x12\x1f.google.protobuf.ServiceOptions\x18\xd1\x86\x03 \x01(\t:1\n\x07\x62\x61\x63kend\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19labs/api/v1/routing.proto\x12\x0blabs.api.v1\x1a google/protobuf/descriptor.proto\"C\n\x0ePermissionRule\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\x12\x12\n\npermission\x18\x03 \x01(\t\"\x85\x01\n\nFieldRules\x12\x10\n\x08required\x18\x01 \x01(\x08\x12\x0f\n\x07min_len\x18\x02 \x01(\r\x12\x0f\n\x07max_len\x18\x03 \x01(\r\x12\x0f\n\x07pattern\x18\x04 \x01(\t\x12\x10\n\x03gte\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03lte\x18\x06 \x01(\x01H\x01\x88\x01\x01\x42\x06\n\x04_gteB\x06\n\x04_lte::\n\x0f\x64\x65\x66\x61ult_backend\x12\x1f.google.protobuf.ServiceOptions\x18\xd1\x86\x03 \x01(\t:1\n\x07\x62\x61\x63kend\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\t:4\n\npermission\x12\x1e.google.protobuf.MethodOptions\x18\xd3\x86\x03 \x01(\t:W\n\x10permission_rules\x12\x1e.google.protobuf.MethodOptions\x18\xd4\x86\x03 \x03(\x0b\x32\x1b.labs.api.v1.PermissionRule:G\n\x05rules\x12\x1d.google.protobuf.FieldOptions\x18\xd5\x86\x03 \x01(\x0b\x32\x17.labs.api.v1.FieldRulesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labs.api.v1.routing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PERMISSIONRULE']._serialized_start=76
+  _globals['_PERMISSIONRULE']._serialized_end=143
+  _globals['_FIELDRULES']._serialized_start=146
+  _globals['_FIELDRULES']._serialized_end=279
 # @@protoc_insertion_point(module_scope)

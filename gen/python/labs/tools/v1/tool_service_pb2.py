@@ -27,19 +27,25 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from labs.api.v1 import routing_pb2 as labs_dot_api_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n labs/tools/v1/tool_service.proto\x12\rlabs.tools.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19labs/api/v1/routing.proto\"\xcd\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cside_effects\x18\x07 \x01(\x08\x12\x13\n\x0b\x61gent_types\x18\x08 \x03(\t\"8\n\x10ListToolsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x12\n\nagent_type\x18\x02 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.labs.tools.v1.Tool\"\x1e\n\x0eGetToolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x0fGetToolResponse\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\"\x90\x01\n\x11InvokeToolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\targuments\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nagent_type\x18\x03 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x12InvokeToolResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x02 \x01(\r2\xba\x02\n\x0bToolService\x12\x62\n\tListTools\x12\x1f.labs.tools.v1.ListToolsRequest\x1a .labs.tools.v1.ListToolsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/api/tools\x12i\n\x07GetTool\x12\x1d.labs.tools.v1.GetToolRequest\x1a\x1e.labs.tools.v1.GetToolResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x11/api/tools/{name}b\x04tool\x12Q\n\nInvokeTool\x12 .labs.tools.v1.InvokeToolRequest\x1a!.labs.tools.v1.InvokeToolResponse\x1a\t\x8a\xb5\x18\x05toolsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n labs/tools/v1/tool_service.proto\x12\rlabs.tools.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19labs/api/v1/routing.proto\"\xcd\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cside_effects\x18\x07 \x01(\x08\x12\x13\n\x0b\x61gent_types\x18\x08 \x03(\t\"8\n\x10ListToolsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x12\n\nagent_type\x18\x02 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.labs.tools.v1.Tool\")\n\x0eGetToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\"4\n\x0fGetToolResponse\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\"\x9b\x01\n\x11InvokeToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\x12*\n\targuments\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nagent_type\x18\x03 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x12InvokeToolResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x02 \x01(\r2\x98\x03\n\x0bToolService\x12p\n\tListTools\x12\x1f.labs.tools.v1.ListToolsRequest\x1a .labs.tools.v1.ListToolsResponse\" \x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x0c\x12\n/api/tools\x12w\n\x07GetTool\x12\x1d.labs.tools.v1.GetToolRequest\x1a\x1e.labs.tools.v1.GetToolResponse\"-\x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x19\x12\x11/api/tools/{name}b\x04tool\x12\x92\x01\n\nInvokeTool\x12 .labs.tools.v1.InvokeToolRequest\x1a!.labs.tools.v1.InvokeToolResponse\"?\x9a\xb5\x18\x0ctools.invoke\xa2\xb5\x18+\n\x04name\x12\x16\x65xecute_database_query\x1a\x0btools.admin\x1a\t\x8a\xb5\x18\x05toolsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labs.tools.v1.tool_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_GETTOOLREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETTOOLREQUEST'].fields_by_name['name']._serialized_options = b'\252\265\030\005\010\001\030\200\001'
+  _globals['_INVOKETOOLREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_INVOKETOOLREQUEST'].fields_by_name['name']._serialized_options = b'\252\265\030\005\010\001\030\200\001'
   _globals['_TOOLSERVICE']._loaded_options = None
   _globals['_TOOLSERVICE']._serialized_options = b'\212\265\030\005tools'
   _globals['_TOOLSERVICE'].methods_by_name['ListTools']._loaded_options = None
-  _globals['_TOOLSERVICE'].methods_by_name['ListTools']._serialized_options = b'\202\323\344\223\002\014\022\n/api/tools'
+  _globals['_TOOLSERVICE'].methods_by_name['ListTools']._serialized_options = b'\232\265\030\ntools.read\202\323\344\223\002\014\022\n/api/tools'
   _globals['_TOOLSERVICE'].methods_by_name['GetTool']._loaded_options = None
-  _globals['_TOOLSERVICE'].methods_by_name['GetTool']._serialized_options = b'\202\323\344\223\002\031\022\021/api/tools/{name}b\004tool'
+  _globals['_TOOLSERVICE'].methods_by_name['GetTool']._serialized_options = b'\232\265\030\ntools.read\202\323\344\223\002\031\022\021/api/tools/{name}b\004tool'
+  _globals['_TOOLSERVICE'].methods_by_name['InvokeTool']._loaded_options = None
+  _globals['_TOOLSERVICE'].methods_by_name['InvokeTool']._serialized_options = b'\232\265\030\014tools.invoke\242\265\030+\n\004name\022\026execute_database_query\032\013tools.admin'
   _globals['_TOOL']._serialized_start=139
   _globals['_TOOL']._serialized_end=344
   _globals['_LISTTOOLSREQUEST']._serialized_start=346
@@ -47,13 +53,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTOOLSRESPONSE']._serialized_start=404
   _globals['_LISTTOOLSRESPONSE']._serialized_end=459
   _globals['_GETTOOLREQUEST']._serialized_start=461
-  _globals['_GETTOOLREQUEST']._serialized_end=491
-  _globals['_GETTOOLRESPONSE']._serialized_start=493
-  _globals['_GETTOOLRESPONSE']._serialized_end=545
-  _globals['_INVOKETOOLREQUEST']._serialized_start=548
-  _globals['_INVOKETOOLREQUEST']._serialized_end=692
-  _globals['_INVOKETOOLRESPONSE']._serialized_start=694
-  _globals['_INVOKETOOLRESPONSE']._serialized_end=776
-  _globals['_TOOLSERVICE']._serialized_start=779
-  _globals['_TOOLSERVICE']._serialized_end=1093
+  _globals['_GETTOOLREQUEST']._serialized_end=502
+  _globals['_GETTOOLRESPONSE']._serialized_start=504
+  _globals['_GETTOOLRESPONSE']._serialized_end=556
+  _globals['_INVOKETOOLREQUEST']._serialized_start=559
+  _globals['_INVOKETOOLREQUEST']._serialized_end=714
+  _globals['_INVOKETOOLRESPONSE']._serialized_start=716
+  _globals['_INVOKETOOLRESPONSE']._serialized_end=798
+  _globals['_TOOLSERVICE']._serialized_start=801
+  _globals['_TOOLSERVICE']._serialized_end=1209
 # @@protoc_insertion_point(module_scope)
