@@ -40,6 +40,31 @@ def dict_to_struct(d: dict[str, JSON] | None, out: struct_pb2.Struct | None = No
     return s
 
 
+def py_to_value(v: JSON) -> struct_pb2.Value:
+    """A plain JSON-like Python value as a Value (TypeError/ValueError if it is not JSON)."""
+    out = struct_pb2.Value()
+    if v is None:
+        out.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(v, bool):
+        out.bool_value = v
+    elif isinstance(v, int | float):
+        out.number_value = float(v)
+    elif isinstance(v, str):
+        out.string_value = v
+    elif isinstance(v, dict):
+        out.struct_value.update(v)
+    elif isinstance(v, list | tuple):
+        out.list_value.extend(list(v))
+    else:
+        raise TypeError(f"{type(v).__name__} is not a JSON value")
+    return out
+
+
+def value_json(v: struct_pb2.Value) -> str:
+    """Compact JSON text of a Value."""
+    return json.dumps(value_to_py(v), separators=(",", ":"), ensure_ascii=False)
+
+
 def struct_json(s: struct_pb2.Struct) -> str:
     """Compact JSON text of a Struct (for jsonb columns)."""
     return json.dumps(struct_to_dict(s), separators=(",", ":"), ensure_ascii=False)

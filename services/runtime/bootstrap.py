@@ -18,6 +18,7 @@ from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
 from labs_core.projector import Projector
 from services.runtime.adapters.llm_client import LlmClient
+from services.runtime.adapters.memory_store import PgMemoryReader
 from services.runtime.adapters.tools_client import ToolsClient
 from services.runtime.agents import DEFAULT_AGENTS
 from services.runtime.config import Settings
@@ -73,16 +74,24 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
     tools = ToolsClient(settings.tools_addr)
     llm = LlmClient(settings.llm_addr)
     try:
+        # Workers read agent memory, the API serves queries: both from the runtime's read models.
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
         if settings.runtime_role in ("all", "worker"):
             worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
-            runner = Runner(eventlog, registry, tools, llm, worker_id=worker_id)
+            runner = Runner(
+                eventlog,
+                registry,
+                tools,
+                llm,
+                worker_id=worker_id,
+                memory=PgMemoryReader(pool, settings.runtime_schema),
+            )
             worker = Worker(eventlog, runner, worker_config(settings))
             await worker.ensure_consumer()
             tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
         if settings.runtime_role in ("all", "api"):
             registered = await commands.register_agents()
             log.info("agents: %s", ", ".join(f"{t} v{v}{' (new)' if n else ''}" for t, v, n in registered))
-            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
             projector = Projector(
                 eventlog,
                 settings.database_url,

@@ -150,6 +150,17 @@ class AgentRuntime:
         """Add `delta` to one of the agent's own counters (an event of the execution)."""
         await self._calls.update_metric(name, delta)
 
+    async def remember(self, key: str, value: Any) -> None:
+        """Store a JSON value under `key` in the agent type's memory (lasts across executions)."""
+        await self._calls.remember(key, value)
+
+    async def recall(self, key: str, default: Any = None) -> Any:
+        """The value last remembered under `key` by any execution of this agent type, or `default`.
+
+        Reads are not recorded: a resumed execution may see a newer value than its first attempt.
+        """
+        return await self._calls.recall(key, default)
+
 
 def require(input: JSON, name: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
     """Read one input field, raising InputInvalid naming it when missing or of the wrong type."""

@@ -81,6 +81,7 @@ class ExecutionState:
     tool_calls: dict[int, RecordedToolCall] = field(default_factory=dict)
     model_calls: dict[int, RecordedModelCall] = field(default_factory=dict)
     metric_steps: set[int] = field(default_factory=set)
+    memory_steps: set[int] = field(default_factory=set)
 
     @property
     def terminal(self) -> bool:
@@ -118,6 +119,8 @@ class ExecutionState:
                 self.cost_usd += m.cost_usd
         elif kind == "metric_updated":
             self.metric_steps.add(ev.metric_updated.step)
+        elif kind == "memory_written":
+            self.memory_steps.add(ev.memory_written.step)
         elif kind == "attempt_failed":
             self.attempt_open = False
             self.status = RETRYING if ev.attempt_failed.will_retry else self.status

@@ -12,7 +12,7 @@ from labs.events.v1 import envelope_pb2, execution_pb2
 
 from labs_core.eventlog import StoredEvent
 from labs_core.projector import Projection
-from labs_core.structs import struct_json
+from labs_core.structs import struct_json, value_json
 from services.runtime.domain.state import category_name
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -50,6 +50,7 @@ class ExecutionsProjection(Projection):
         "model_calls": ["execution_id", "attempt", "step"],
         "failed_attempts": ["execution_id", "attempt"],
         "agents": ["agent_type"],
+        "agent_memory": ["agent_type", "key"],
     }
     migrations = MIGRATIONS
 
@@ -218,6 +219,21 @@ class ExecutionsProjection(Projection):
                 ev.actor,
                 seq,
             )
+        elif kind == "memory_written":
+            mw = ev.memory_written
+            await c.execute(
+                "INSERT INTO agent_memory (agent_type, key, value, execution_id, updated_at, version) "
+                "SELECT agent_type, $2, $3::jsonb, $1, $4, $5 FROM executions WHERE execution_id = $1 "
+                "ON CONFLICT (agent_type, key) DO UPDATE SET value = EXCLUDED.value, "
+                "execution_id = EXCLUDED.execution_id, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version "
+                "WHERE agent_memory.version < EXCLUDED.version",
+                xid,
+                mw.key,
+                value_json(mw.value),
+                at,
+                seq,
+            )
+            await c.execute("UPDATE executions SET version = $2 WHERE execution_id = $1", xid, seq)
         elif kind == "metric_updated":
             await c.execute("UPDATE executions SET version = $2 WHERE execution_id = $1", xid, seq)
         elif kind == "agent_registered":

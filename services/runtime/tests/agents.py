@@ -28,6 +28,24 @@ class ProbeAgent(AgentRuntime):
                 },
             ),
             ActionSpec("think", "One model call", {"type": "object"}),
+            ActionSpec(
+                "remember",
+                "Remember input.value under input.key, then recall it",
+                {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {"key": {"type": "string"}, "value": {}, "fail_after": {"type": "boolean"}},
+                },
+            ),
+            ActionSpec(
+                "recall",
+                "Recall input.key",
+                {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {"key": {"type": "string"}},
+                },
+            ),
         ),
         allowed_tools=("flaky", "slow", "side_effect", "echo"),
         timeout_ms=3000,
@@ -44,3 +62,13 @@ class ProbeAgent(AgentRuntime):
         a = await self.call_ai("two plus two?")
         b = await self.call_ai("and three?")
         return {"answers": [a.text, b.text]}
+
+    async def act_remember(self, input: dict[str, Any]) -> dict[str, Any]:
+        await self.remember(input["key"], input.get("value"))
+        seen = await self.recall(input["key"])
+        if input.get("fail_after"):
+            await self.call_tool("flaky", {})  # fails (retryable) the first times: the write is replayed
+        return {"recalled": seen}
+
+    async def act_recall(self, input: dict[str, Any]) -> dict[str, Any]:
+        return {"value": await self.recall(input["key"], "nothing")}

@@ -12,6 +12,7 @@ from grpc_status import rpc_status
 from labs.agents.v1 import agent_service_pb2 as pb
 
 from labs_core.eventlog import EventLog
+from labs_core.structs import struct_to_dict
 from services.runtime.tests.harness import runtime_stack
 
 
@@ -202,3 +203,23 @@ async def test_health(eventlog, database_url, schema):
         assert h.status == "ok" and {c.name for c in h.components} == {"nats", "db"}
         h2 = await st.stub.Health(pb.HealthRequest(component="db"))
         assert [c.name for c in h2.components] == ["db"]
+
+
+async def test_memory_lasts_across_executions_and_is_not_rewritten_on_retry(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        st.tools.flaky_failures = 1
+        r = await st.execute(
+            "PROBE", "remember", {"key": "favourite", "value": {"colour": "teal", "n": 3}, "fail_after": True}
+        )
+        e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"}, timeout=20)
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED" and e.attempts == 2
+        assert struct_to_dict(e.output)["recalled"]["colour"] == "teal"
+        events = await eventlog.read_aggregate("execution", r.execution_id)
+        writes = [x.event.memory_written for x in events if x.event.HasField("memory_written")]
+        assert len(writes) == 1 and writes[0].key == "favourite"  # the retry replayed it
+        r2 = await st.execute("PROBE", "recall", {"key": "favourite"})
+        e2 = await st.wait_status(r2.execution_id, {"COMPLETED", "FAILED"})
+        assert struct_to_dict(e2.output)["value"] == {"colour": "teal", "n": 3}
+        r3 = await st.execute("PROBE", "recall", {"key": "unknown"})
+        e3 = await st.wait_status(r3.execution_id, {"COMPLETED", "FAILED"})
+        assert e3.output["value"] == "nothing"

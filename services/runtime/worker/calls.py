@@ -7,12 +7,12 @@ from typing import Any
 
 from labs.events.v1 import execution_pb2
 
-from labs_core.structs import dict_to_struct
+from labs_core.structs import dict_to_struct, py_to_value
 from services.runtime.adapters.llm_client import LlmClient
 from services.runtime.adapters.tools_client import ToolsClient
 from services.runtime.domain.agent import AgentDefinition
-from services.runtime.domain.calls import AiAnswer
-from services.runtime.domain.errors import BUDGET, AgentError, NotAllowed
+from services.runtime.domain.calls import AiAnswer, MemoryReader
+from services.runtime.domain.errors import BUDGET, AgentError, InputInvalid, NotAllowed
 from services.runtime.worker.recorder import Recorder
 
 
@@ -35,6 +35,7 @@ class RecordedCalls:
         *,
         attempt: int,
         deadline: float,
+        memory: MemoryReader | None = None,
     ) -> None:
         self.rec = recorder
         self.definition = definition
@@ -44,6 +45,9 @@ class RecordedCalls:
         self.deadline = deadline
         self.step = 0
         self.replayed = 0
+        self.memory = memory
+        # What this execution remembered: visible to its own recalls at once.
+        self._written: dict[str, Any] = {}
 
     def _time_left(self) -> float:
         return max(0.001, self.deadline - time.monotonic())
@@ -183,3 +187,28 @@ class RecordedCalls:
                 name=name, delta=delta, step=self.step, attempt=self.attempt
             ),
         )
+
+    async def remember(self, key: str, value: Any) -> None:
+        """Record a memory write as an event of the execution (replayed, not repeated, on resume)."""
+        if not key or len(key) > 200:
+            raise InputInvalid("memory key must be 1-200 characters", field="memory.key")
+        self.step += 1
+        self._written[key] = value
+        if self.step in self.rec.state.memory_steps:
+            self.replayed += 1
+            return
+        ev = execution_pb2.MemoryWritten(key=key, step=self.step, attempt=self.attempt)
+        try:
+            ev.value.CopyFrom(py_to_value(value))
+        except (TypeError, ValueError) as e:
+            raise InputInvalid(f"memory value for {key!r} is not JSON: {e}", field="memory.value") from e
+        await self.rec.append(f"{self.attempt}:memory:{self.step}", memory_written=ev)
+
+    async def recall(self, key: str, default: Any = None) -> Any:
+        """This execution's own write, else the agent type's memory from the read model."""
+        if key in self._written:
+            return self._written[key]
+        if self.memory is None:
+            return default
+        found, value = await self.memory.read(self.definition.type, key)
+        return value if found else default

@@ -19,6 +19,7 @@ from services.runtime.adapters.llm_client import LlmClient
 from services.runtime.adapters.tools_client import ToolsClient
 from services.runtime.domain import errors as E
 from services.runtime.domain.agent import AgentRuntime, ExecutionInfo
+from services.runtime.domain.calls import MemoryReader
 from services.runtime.domain.registry import AgentRegistry
 from services.runtime.domain.state import ExecutionState, category_value, fold
 from services.runtime.worker.calls import RecordedCalls
@@ -69,6 +70,7 @@ class Runner:
         *,
         worker_id: str,
         rng: random.Random | None = None,
+        memory: MemoryReader | None = None,
     ) -> None:
         self.log = log
         self.agents = agents
@@ -76,6 +78,7 @@ class Runner:
         self.llm = llm
         self.worker_id = worker_id
         self.rng = rng or random.Random()
+        self.memory = memory
         #: execution id -> cancel flag of the attempt running here.
         self.cancel_flags: dict[str, asyncio.Event] = {}
 
@@ -153,7 +156,9 @@ class Runner:
         definition = agent_cls.definition
         timeout_ms = state.timeout_ms or definition.timeout_ms
         deadline = time.monotonic() + timeout_ms / 1000
-        calls = RecordedCalls(rec, definition, self.tools, self.llm, attempt=attempt, deadline=deadline)
+        calls = RecordedCalls(
+            rec, definition, self.tools, self.llm, attempt=attempt, deadline=deadline, memory=self.memory
+        )
         info = ExecutionInfo(state.execution_id, state.agent_type, state.action, attempt, actor=state.actor)
         agent = agent_cls(calls, info)
         phases = Phases()
