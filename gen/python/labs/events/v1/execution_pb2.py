@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1elabs/events/v1/execution.proto\x12\x0elabs.events.v1\x1a\x1cgoogle/protobuf/struct.proto\"}\n\x0cPhaseTimings\x12\x15\n\rinitialize_us\x18\x01 \x01(\x04\x12\x15\n\rpreprocess_us\x18\x02 \x01(\x04\x12\x12\n\nexecute_us\x18\x03 \x01(\x04\x12\x16\n\x0epostprocess_us\x18\x04 \x01(\x04\x12\x13\n\x0bshutdown_us\x18\x05 \x01(\x04\"\xc3\x01\n\x12\x45xecutionRequested\x12\x12\n\nagent_type\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12&\n\x05input\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x0f\n\x07task_id\x18\x05 \x01(\t\x12\x12\n\ntimeout_ms\x18\x06 \x01(\r\x12\x12\n\nmax_tokens\x18\x07 \x01(\x04\x12\x14\n\x0cmax_cost_usd\x18\x08 \x01(\x01\"6\n\x10\x45xecutionStarted\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x11\n\tworker_id\x18\x02 \x01(\t\"\x88\x02\n\x11ToolCallCompleted\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x05 \x01(\r\x12,\n\x07outcome\x18\x06 \x01(\x0e\x32\x1b.labs.events.v1.CallOutcome\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\t \x01(\r\"\xf5\x01\n\x12ModelCallCompleted\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x11\n\ttokens_in\x18\x04 \x01(\r\x12\x12\n\ntokens_out\x18\x05 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x06 \x01(\x01\x12\x13\n\x0b\x64uration_us\x18\x07 \x01(\r\x12,\n\x07outcome\x18\x08 \x01(\x0e\x32\x1b.labs.events.v1.CallOutcome\x12\x0c\n\x04text\x18\t \x01(\t\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\x15\n\rerror_message\x18\x0b \x01(\t\"\xbc\x01\n\rAttemptFailed\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12/\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1d.labs.events.v1.ErrorCategory\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x16\n\x0eretry_delay_ms\x18\x04 \x01(\r\x12\x12\n\nwill_retry\x18\x05 \x01(\x08\x12,\n\x06phases\x18\x06 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"|\n\x12\x45xecutionCompleted\x12\'\n\x06output\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12,\n\x06phases\x18\x03 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"\x92\x01\n\x0f\x45xecutionFailed\x12/\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x1d.labs.events.v1.ErrorCategory\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12,\n\x06phases\x18\x04 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"8\n\x11\x45xecutionTimedOut\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\"\'\n\x15\x43\x61ncellationRequested\x12\x0e\n\x06reason\x18\x01 \x01(\t\"5\n\x12\x45xecutionCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"K\n\rMetricUpdated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\x01\x12\x0c\n\x04step\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"b\n\rMemoryWritten\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04step\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r*\xcb\x02\n\rErrorCategory\x12\x1e\n\x1a\x45RROR_CATEGORY_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45RROR_CATEGORY_VALIDATION\x10\x01\x12\x1d\n\x19\x45RROR_CATEGORY_PERMISSION\x10\x02\x12#\n\x1f\x45RROR_CATEGORY_TOOL_UNAVAILABLE\x10\x03\x12$\n ERROR_CATEGORY_MODEL_UNAVAILABLE\x10\x04\x12\x1a\n\x16\x45RROR_CATEGORY_TIMEOUT\x10\x05\x12\x1e\n\x1a\x45RROR_CATEGORY_WORKER_LOST\x10\x06\x12\x1d\n\x19\x45RROR_CATEGORY_TOOL_ERROR\x10\x07\x12\x1b\n\x17\x45RROR_CATEGORY_INTERNAL\x10\x08\x12\x19\n\x15\x45RROR_CATEGORY_BUDGET\x10\t*t\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41LL_OUTCOME_OK\x10\x01\x12\x16\n\x12\x43\x41LL_OUTCOME_ERROR\x10\x02\x12\x1a\n\x16\x43\x41LL_OUTCOME_CANCELLED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1elabs/events/v1/execution.proto\x12\x0elabs.events.v1\x1a\x1cgoogle/protobuf/struct.proto\"}\n\x0cPhaseTimings\x12\x15\n\rinitialize_us\x18\x01 \x01(\x04\x12\x15\n\rpreprocess_us\x18\x02 \x01(\x04\x12\x12\n\nexecute_us\x18\x03 \x01(\x04\x12\x16\n\x0epostprocess_us\x18\x04 \x01(\x04\x12\x13\n\x0bshutdown_us\x18\x05 \x01(\x04\"\xc3\x01\n\x12\x45xecutionRequested\x12\x12\n\nagent_type\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12&\n\x05input\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x0f\n\x07task_id\x18\x05 \x01(\t\x12\x12\n\ntimeout_ms\x18\x06 \x01(\r\x12\x12\n\nmax_tokens\x18\x07 \x01(\x04\x12\x14\n\x0cmax_cost_usd\x18\x08 \x01(\x01\"6\n\x10\x45xecutionStarted\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x11\n\tworker_id\x18\x02 \x01(\t\"\x88\x02\n\x11ToolCallCompleted\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x05 \x01(\r\x12,\n\x07outcome\x18\x06 \x01(\x0e\x32\x1b.labs.events.v1.CallOutcome\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\t \x01(\r\"\xa8\x02\n\x12ModelCallCompleted\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x11\n\ttokens_in\x18\x04 \x01(\r\x12\x12\n\ntokens_out\x18\x05 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x06 \x01(\x01\x12\x13\n\x0b\x64uration_us\x18\x07 \x01(\r\x12,\n\x07outcome\x18\x08 \x01(\x0e\x32\x1b.labs.events.v1.CallOutcome\x12\x0c\n\x04text\x18\t \x01(\t\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\x15\n\rerror_message\x18\x0b \x01(\t\x12\x31\n\ntool_calls\x18\x0c \x03(\x0b\x32\x1d.labs.events.v1.ModelToolCall\"U\n\rModelToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbc\x01\n\rAttemptFailed\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12/\n\x08\x63\x61tegory\x18\x02 \x01(\x0e\x32\x1d.labs.events.v1.ErrorCategory\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x16\n\x0eretry_delay_ms\x18\x04 \x01(\r\x12\x12\n\nwill_retry\x18\x05 \x01(\x08\x12,\n\x06phases\x18\x06 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"|\n\x12\x45xecutionCompleted\x12\'\n\x06output\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\x12,\n\x06phases\x18\x03 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"\x92\x01\n\x0f\x45xecutionFailed\x12/\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x1d.labs.events.v1.ErrorCategory\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12,\n\x06phases\x18\x04 \x01(\x0b\x32\x1c.labs.events.v1.PhaseTimings\"8\n\x11\x45xecutionTimedOut\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\r\x12\x12\n\ntimeout_ms\x18\x02 \x01(\r\"\'\n\x15\x43\x61ncellationRequested\x12\x0e\n\x06reason\x18\x01 \x01(\t\"5\n\x12\x45xecutionCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"K\n\rMetricUpdated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\x01\x12\x0c\n\x04step\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"b\n\rMemoryWritten\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04step\x18\x03 \x01(\r\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r*\xcb\x02\n\rErrorCategory\x12\x1e\n\x1a\x45RROR_CATEGORY_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45RROR_CATEGORY_VALIDATION\x10\x01\x12\x1d\n\x19\x45RROR_CATEGORY_PERMISSION\x10\x02\x12#\n\x1f\x45RROR_CATEGORY_TOOL_UNAVAILABLE\x10\x03\x12$\n ERROR_CATEGORY_MODEL_UNAVAILABLE\x10\x04\x12\x1a\n\x16\x45RROR_CATEGORY_TIMEOUT\x10\x05\x12\x1e\n\x1a\x45RROR_CATEGORY_WORKER_LOST\x10\x06\x12\x1d\n\x19\x45RROR_CATEGORY_TOOL_ERROR\x10\x07\x12\x1b\n\x17\x45RROR_CATEGORY_INTERNAL\x10\x08\x12\x19\n\x15\x45RROR_CATEGORY_BUDGET\x10\t*t\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43\x41LL_OUTCOME_OK\x10\x01\x12\x16\n\x12\x43\x41LL_OUTCOME_ERROR\x10\x02\x12\x1a\n\x16\x43\x41LL_OUTCOME_CANCELLED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labs.events.v1.execution_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORCATEGORY']._serialized_start=1774
-  _globals['_ERRORCATEGORY']._serialized_end=2105
-  _globals['_CALLOUTCOME']._serialized_start=2107
-  _globals['_CALLOUTCOME']._serialized_end=2223
+  _globals['_ERRORCATEGORY']._serialized_start=1912
+  _globals['_ERRORCATEGORY']._serialized_end=2243
+  _globals['_CALLOUTCOME']._serialized_start=2245
+  _globals['_CALLOUTCOME']._serialized_end=2361
   _globals['_PHASETIMINGS']._serialized_start=80
   _globals['_PHASETIMINGS']._serialized_end=205
   _globals['_EXECUTIONREQUESTED']._serialized_start=208
@@ -45,21 +45,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOOLCALLCOMPLETED']._serialized_start=462
   _globals['_TOOLCALLCOMPLETED']._serialized_end=726
   _globals['_MODELCALLCOMPLETED']._serialized_start=729
-  _globals['_MODELCALLCOMPLETED']._serialized_end=974
-  _globals['_ATTEMPTFAILED']._serialized_start=977
-  _globals['_ATTEMPTFAILED']._serialized_end=1165
-  _globals['_EXECUTIONCOMPLETED']._serialized_start=1167
-  _globals['_EXECUTIONCOMPLETED']._serialized_end=1291
-  _globals['_EXECUTIONFAILED']._serialized_start=1294
-  _globals['_EXECUTIONFAILED']._serialized_end=1440
-  _globals['_EXECUTIONTIMEDOUT']._serialized_start=1442
-  _globals['_EXECUTIONTIMEDOUT']._serialized_end=1498
-  _globals['_CANCELLATIONREQUESTED']._serialized_start=1500
-  _globals['_CANCELLATIONREQUESTED']._serialized_end=1539
-  _globals['_EXECUTIONCANCELLED']._serialized_start=1541
-  _globals['_EXECUTIONCANCELLED']._serialized_end=1594
-  _globals['_METRICUPDATED']._serialized_start=1596
-  _globals['_METRICUPDATED']._serialized_end=1671
-  _globals['_MEMORYWRITTEN']._serialized_start=1673
-  _globals['_MEMORYWRITTEN']._serialized_end=1771
+  _globals['_MODELCALLCOMPLETED']._serialized_end=1025
+  _globals['_MODELTOOLCALL']._serialized_start=1027
+  _globals['_MODELTOOLCALL']._serialized_end=1112
+  _globals['_ATTEMPTFAILED']._serialized_start=1115
+  _globals['_ATTEMPTFAILED']._serialized_end=1303
+  _globals['_EXECUTIONCOMPLETED']._serialized_start=1305
+  _globals['_EXECUTIONCOMPLETED']._serialized_end=1429
+  _globals['_EXECUTIONFAILED']._serialized_start=1432
+  _globals['_EXECUTIONFAILED']._serialized_end=1578
+  _globals['_EXECUTIONTIMEDOUT']._serialized_start=1580
+  _globals['_EXECUTIONTIMEDOUT']._serialized_end=1636
+  _globals['_CANCELLATIONREQUESTED']._serialized_start=1638
+  _globals['_CANCELLATIONREQUESTED']._serialized_end=1677
+  _globals['_EXECUTIONCANCELLED']._serialized_start=1679
+  _globals['_EXECUTIONCANCELLED']._serialized_end=1732
+  _globals['_METRICUPDATED']._serialized_start=1734
+  _globals['_METRICUPDATED']._serialized_end=1809
+  _globals['_MEMORYWRITTEN']._serialized_start=1811
+  _globals['_MEMORYWRITTEN']._serialized_end=1909
 # @@protoc_insertion_point(module_scope)

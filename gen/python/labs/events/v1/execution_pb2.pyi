@@ -1,8 +1,9 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -106,7 +107,7 @@ class ToolCallCompleted(_message.Message):
     def __init__(self, step: _Optional[int] = ..., tool: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., duration_us: _Optional[int] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., error_message: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class ModelCallCompleted(_message.Message):
-    __slots__ = ("step", "provider", "model", "tokens_in", "tokens_out", "cost_usd", "duration_us", "outcome", "text", "attempt", "error_message")
+    __slots__ = ("step", "provider", "model", "tokens_in", "tokens_out", "cost_usd", "duration_us", "outcome", "text", "attempt", "error_message", "tool_calls")
     STEP_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +119,7 @@ class ModelCallCompleted(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     step: int
     provider: str
     model: str
@@ -129,7 +131,18 @@ class ModelCallCompleted(_message.Message):
     text: str
     attempt: int
     error_message: str
-    def __init__(self, step: _Optional[int] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., tokens_in: _Optional[int] = ..., tokens_out: _Optional[int] = ..., cost_usd: _Optional[float] = ..., duration_us: _Optional[int] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., text: _Optional[str] = ..., attempt: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
+    tool_calls: _containers.RepeatedCompositeFieldContainer[ModelToolCall]
+    def __init__(self, step: _Optional[int] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., tokens_in: _Optional[int] = ..., tokens_out: _Optional[int] = ..., cost_usd: _Optional[float] = ..., duration_us: _Optional[int] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., text: _Optional[str] = ..., attempt: _Optional[int] = ..., error_message: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ModelToolCall, _Mapping]]] = ...) -> None: ...
+
+class ModelToolCall(_message.Message):
+    __slots__ = ("id", "name", "arguments")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    arguments: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class AttemptFailed(_message.Message):
     __slots__ = ("attempt", "category", "message", "retry_delay_ms", "will_retry", "phases")
