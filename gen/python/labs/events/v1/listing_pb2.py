@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clabs/events/v1/listing.proto\x12\x0elabs.events.v1\"\x9b\x02\n\x0eListingCreated\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x11\n\tseller_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x13\n\x0bprice_cents\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x42\n\nattributes\x18\t \x03(\x0b\x32..labs.events.v1.ListingCreated.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"[\n\x13ListingPriceChanged\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x17\n\x0fold_price_cents\x18\x02 \x01(\x03\x12\x17\n\x0fnew_price_cents\x18\x03 \x01(\x03\"R\n\x14ListingStatusChanged\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x12\n\nold_status\x18\x02 \x01(\t\x12\x12\n\nnew_status\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clabs/events/v1/listing.proto\x12\x0elabs.events.v1\"\x9b\x02\n\x0eListingCreated\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x11\n\tseller_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x13\n\x0bprice_cents\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x42\n\nattributes\x18\t \x03(\x0b\x32..labs.events.v1.ListingCreated.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"[\n\x13ListingPriceChanged\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x17\n\x0fold_price_cents\x18\x02 \x01(\x03\x12\x17\n\x0fnew_price_cents\x18\x03 \x01(\x03\"R\n\x14ListingStatusChanged\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x12\n\nold_status\x18\x02 \x01(\t\x12\x12\n\nnew_status\x18\x03 \x01(\t\"8\n\x0eListingDeleted\x12\x12\n\nlisting_id\x18\x01 \x01(\t\x12\x12\n\nold_status\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,4 +41,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTINGPRICECHANGED']._serialized_end=425
   _globals['_LISTINGSTATUSCHANGED']._serialized_start=427
   _globals['_LISTINGSTATUSCHANGED']._serialized_end=509
+  _globals['_LISTINGDELETED']._serialized_start=511
+  _globals['_LISTINGDELETED']._serialized_end=567
 # @@protoc_insertion_point(module_scope)

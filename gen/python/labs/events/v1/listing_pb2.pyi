@@ -54,3 +54,11 @@ class ListingStatusChanged(_message.Message):
     old_status: str
     new_status: str
     def __init__(self, listing_id: _Optional[str] = ..., old_status: _Optional[str] = ..., new_status: _Optional[str] = ...) -> None: ...
+
+class ListingDeleted(_message.Message):
+    __slots__ = ("listing_id", "old_status")
+    LISTING_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_STATUS_FIELD_NUMBER: _ClassVar[int]
+    listing_id: str
+    old_status: str
+    def __init__(self, listing_id: _Optional[str] = ..., old_status: _Optional[str] = ...) -> None: ...

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from labs.api.v1 import routing_pb2 as labs_dot_api_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n labs/tools/v1/tool_service.proto\x12\rlabs.tools.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19labs/api/v1/routing.proto\"\xcd\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cside_effects\x18\x07 \x01(\x08\x12\x13\n\x0b\x61gent_types\x18\x08 \x03(\t\"8\n\x10ListToolsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x12\n\nagent_type\x18\x02 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.labs.tools.v1.Tool\")\n\x0eGetToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\"4\n\x0fGetToolResponse\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\"\x9b\x01\n\x11InvokeToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\x12*\n\targuments\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nagent_type\x18\x03 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x12InvokeToolResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x02 \x01(\r2\x98\x03\n\x0bToolService\x12p\n\tListTools\x12\x1f.labs.tools.v1.ListToolsRequest\x1a .labs.tools.v1.ListToolsResponse\" \x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x0c\x12\n/api/tools\x12w\n\x07GetTool\x12\x1d.labs.tools.v1.GetToolRequest\x1a\x1e.labs.tools.v1.GetToolResponse\"-\x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x19\x12\x11/api/tools/{name}b\x04tool\x12\x92\x01\n\nInvokeTool\x12 .labs.tools.v1.InvokeToolRequest\x1a!.labs.tools.v1.InvokeToolResponse\"?\x9a\xb5\x18\x0ctools.invoke\xa2\xb5\x18+\n\x04name\x12\x16\x65xecute_database_query\x1a\x0btools.admin\x1a\t\x8a\xb5\x18\x05toolsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n labs/tools/v1/tool_service.proto\x12\rlabs.tools.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19labs/api/v1/routing.proto\"\xcd\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12+\n\nparameters\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cside_effects\x18\x07 \x01(\x08\x12\x13\n\x0b\x61gent_types\x18\x08 \x03(\t\"8\n\x10ListToolsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x12\n\nagent_type\x18\x02 \x01(\t\"7\n\x11ListToolsResponse\x12\"\n\x05tools\x18\x01 \x03(\x0b\x32\x13.labs.tools.v1.Tool\")\n\x0eGetToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\"4\n\x0fGetToolResponse\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\"\x9b\x01\n\x11InvokeToolRequest\x12\x17\n\x04name\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\x80\x01\x12*\n\targuments\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nagent_type\x18\x03 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x12InvokeToolResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x64uration_us\x18\x02 \x01(\r\"u\n\x13RegisterToolRequest\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12\x17\n\x0fmax_concurrency\x18\x04 \x01(\r\"[\n\x14RegisterToolResponse\x12!\n\x04tool\x18\x01 \x01(\x0b\x32\x13.labs.tools.v1.Tool\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\"\x8f\x02\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65livered_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x0b \x01(\t\"p\n\x18ListNotificationsRequest\x12\x1c\n\trecipient\x18\x01 \x01(\tB\t\xaa\xb5\x18\x05\x08\x01\x18\xc8\x01\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"w\n\x19ListNotificationsResponse\x12\x32\n\rnotifications\x18\x01 \x03(\x0b\x32\x1b.labs.tools.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x05\x32\xb3\x04\n\x0bToolService\x12p\n\tListTools\x12\x1f.labs.tools.v1.ListToolsRequest\x1a .labs.tools.v1.ListToolsResponse\" \x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x0c\x12\n/api/tools\x12w\n\x07GetTool\x12\x1d.labs.tools.v1.GetToolRequest\x1a\x1e.labs.tools.v1.GetToolResponse\"-\x9a\xb5\x18\ntools.read\x82\xd3\xe4\x93\x02\x19\x12\x11/api/tools/{name}b\x04tool\x12\x92\x01\n\nInvokeTool\x12 .labs.tools.v1.InvokeToolRequest\x1a!.labs.tools.v1.InvokeToolResponse\"?\x9a\xb5\x18\x0ctools.invoke\xa2\xb5\x18+\n\x04name\x12\x16\x65xecute_database_query\x1a\x0btools.admin\x12\x98\x01\n\x11ListNotifications\x12\'.labs.tools.v1.ListNotificationsRequest\x1a(.labs.tools.v1.ListNotificationsResponse\"0\x9a\xb5\x18\x12notifications.read\x82\xd3\xe4\x93\x02\x14\x12\x12/api/notifications\x1a\t\x8a\xb5\x18\x05toolsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTOOLREQUEST'].fields_by_name['name']._serialized_options = b'\252\265\030\005\010\001\030\200\001'
   _globals['_INVOKETOOLREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_INVOKETOOLREQUEST'].fields_by_name['name']._serialized_options = b'\252\265\030\005\010\001\030\200\001'
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['recipient']._loaded_options = None
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['recipient']._serialized_options = b'\252\265\030\005\010\001\030\310\001'
   _globals['_TOOLSERVICE']._loaded_options = None
   _globals['_TOOLSERVICE']._serialized_options = b'\212\265\030\005tools'
   _globals['_TOOLSERVICE'].methods_by_name['ListTools']._loaded_options = None
@@ -46,20 +49,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TOOLSERVICE'].methods_by_name['GetTool']._serialized_options = b'\232\265\030\ntools.read\202\323\344\223\002\031\022\021/api/tools/{name}b\004tool'
   _globals['_TOOLSERVICE'].methods_by_name['InvokeTool']._loaded_options = None
   _globals['_TOOLSERVICE'].methods_by_name['InvokeTool']._serialized_options = b'\232\265\030\014tools.invoke\242\265\030+\n\004name\022\026execute_database_query\032\013tools.admin'
-  _globals['_TOOL']._serialized_start=139
-  _globals['_TOOL']._serialized_end=344
-  _globals['_LISTTOOLSREQUEST']._serialized_start=346
-  _globals['_LISTTOOLSREQUEST']._serialized_end=402
-  _globals['_LISTTOOLSRESPONSE']._serialized_start=404
-  _globals['_LISTTOOLSRESPONSE']._serialized_end=459
-  _globals['_GETTOOLREQUEST']._serialized_start=461
-  _globals['_GETTOOLREQUEST']._serialized_end=502
-  _globals['_GETTOOLRESPONSE']._serialized_start=504
-  _globals['_GETTOOLRESPONSE']._serialized_end=556
-  _globals['_INVOKETOOLREQUEST']._serialized_start=559
-  _globals['_INVOKETOOLREQUEST']._serialized_end=714
-  _globals['_INVOKETOOLRESPONSE']._serialized_start=716
-  _globals['_INVOKETOOLRESPONSE']._serialized_end=798
-  _globals['_TOOLSERVICE']._serialized_start=801
-  _globals['_TOOLSERVICE']._serialized_end=1209
+  _globals['_TOOLSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
+  _globals['_TOOLSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\232\265\030\022notifications.read\202\323\344\223\002\024\022\022/api/notifications'
+  _globals['_TOOL']._serialized_start=172
+  _globals['_TOOL']._serialized_end=377
+  _globals['_LISTTOOLSREQUEST']._serialized_start=379
+  _globals['_LISTTOOLSREQUEST']._serialized_end=435
+  _globals['_LISTTOOLSRESPONSE']._serialized_start=437
+  _globals['_LISTTOOLSRESPONSE']._serialized_end=492
+  _globals['_GETTOOLREQUEST']._serialized_start=494
+  _globals['_GETTOOLREQUEST']._serialized_end=535
+  _globals['_GETTOOLRESPONSE']._serialized_start=537
+  _globals['_GETTOOLRESPONSE']._serialized_end=589
+  _globals['_INVOKETOOLREQUEST']._serialized_start=592
+  _globals['_INVOKETOOLREQUEST']._serialized_end=747
+  _globals['_INVOKETOOLRESPONSE']._serialized_start=749
+  _globals['_INVOKETOOLRESPONSE']._serialized_end=831
+  _globals['_REGISTERTOOLREQUEST']._serialized_start=833
+  _globals['_REGISTERTOOLREQUEST']._serialized_end=950
+  _globals['_REGISTERTOOLRESPONSE']._serialized_start=952
+  _globals['_REGISTERTOOLRESPONSE']._serialized_end=1043
+  _globals['_NOTIFICATION']._serialized_start=1046
+  _globals['_NOTIFICATION']._serialized_end=1317
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=1319
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=1431
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=1433
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=1552
+  _globals['_TOOLSERVICE']._serialized_start=1555
+  _globals['_TOOLSERVICE']._serialized_end=2118
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,11 @@ class ToolServiceStub:
                 request_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolRequest.SerializeToString,
                 response_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolResponse.FromString,
                 _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/labs.tools.v1.ToolService/ListNotifications',
+                request_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
 
 
 class ToolServiceServicer:
@@ -77,6 +82,13 @@ class ToolServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNotifications(self, request, context):
+        """A recipient's notifications (in-app inbox and webhook delivery records), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ToolServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +106,11 @@ def add_ToolServiceServicer_to_server(servicer, server):
                     servicer.InvokeTool,
                     request_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolRequest.FromString,
                     response_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolResponse.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +195,33 @@ class ToolService:
             '/labs.tools.v1.ToolService/InvokeTool',
             labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolRequest.SerializeToString,
             labs_dot_tools_dot_v1_dot_tool__service__pb2.InvokeToolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labs.tools.v1.ToolService/ListNotifications',
+            labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.SerializeToString,
+            labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
