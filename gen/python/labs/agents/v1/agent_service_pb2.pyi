@@ -539,3 +539,65 @@ class HealthResponse(_message.Message):
     status: str
     components: _containers.RepeatedCompositeFieldContainer[ComponentHealth]
     def __init__(self, status: _Optional[str] = ..., components: _Optional[_Iterable[_Union[ComponentHealth, _Mapping]]] = ...) -> None: ...
+
+class ExecutionEvent(_message.Message):
+    __slots__ = ("sequence", "time", "type", "payload", "actor", "trace_id", "subject", "event_id", "causation_id", "schema_version")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    time: _timestamp_pb2.Timestamp
+    type: str
+    payload: _struct_pb2.Struct
+    actor: str
+    trace_id: str
+    subject: str
+    event_id: str
+    causation_id: str
+    schema_version: int
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., actor: _Optional[str] = ..., trace_id: _Optional[str] = ..., subject: _Optional[str] = ..., event_id: _Optional[str] = ..., causation_id: _Optional[str] = ..., schema_version: _Optional[int] = ...) -> None: ...
+
+class ListExecutionEventsRequest(_message.Message):
+    __slots__ = ("execution_id", "from_sequence", "page_size", "page_token")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    from_sequence: int
+    page_size: int
+    page_token: str
+    def __init__(self, execution_id: _Optional[str] = ..., from_sequence: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListExecutionEventsResponse(_message.Message):
+    __slots__ = ("events", "next_from_sequence", "next_page_token", "finished")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ExecutionEvent]
+    next_from_sequence: int
+    next_page_token: str
+    finished: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[ExecutionEvent, _Mapping]]] = ..., next_from_sequence: _Optional[int] = ..., next_page_token: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...
+
+class FollowExecutionEventsRequest(_message.Message):
+    __slots__ = ("execution_id", "from_sequence")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    from_sequence: int
+    def __init__(self, execution_id: _Optional[str] = ..., from_sequence: _Optional[int] = ...) -> None: ...
+
+class FollowExecutionEventsResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: ExecutionEvent
+    def __init__(self, event: _Optional[_Union[ExecutionEvent, _Mapping]] = ...) -> None: ...

@@ -71,6 +71,16 @@ class AgentServiceStub:
                 request_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthRequest.SerializeToString,
                 response_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthResponse.FromString,
                 _registered_method=True)
+        self.ListExecutionEvents = channel.unary_unary(
+                '/labs.agents.v1.AgentService/ListExecutionEvents',
+                request_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsRequest.SerializeToString,
+                response_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsResponse.FromString,
+                _registered_method=True)
+        self.FollowExecutionEvents = channel.unary_stream(
+                '/labs.agents.v1.AgentService/FollowExecutionEvents',
+                request_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsRequest.SerializeToString,
+                response_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -129,6 +139,22 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListExecutionEvents(self, request, context):
+        """An execution's full event history, read from the event log (not a read model), in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowExecutionEvents(self, request, context):
+        """The same events as ListExecutionEvents from a sequence on, then live until the execution's
+        terminal event (the stream then ends). Resume after a disconnect with
+        from_sequence = the last sequence received + 1: nothing is lost or repeated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +192,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Health,
                     request_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthRequest.FromString,
                     response_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthResponse.SerializeToString,
+            ),
+            'ListExecutionEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExecutionEvents,
+                    request_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsRequest.FromString,
+                    response_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsResponse.SerializeToString,
+            ),
+            'FollowExecutionEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowExecutionEvents,
+                    request_deserializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsRequest.FromString,
+                    response_serializer=labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -359,6 +395,60 @@ class AgentService:
             '/labs.agents.v1.AgentService/Health',
             labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthRequest.SerializeToString,
             labs_dot_agents_dot_v1_dot_agent__service__pb2.HealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExecutionEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labs.agents.v1.AgentService/ListExecutionEvents',
+            labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsRequest.SerializeToString,
+            labs_dot_agents_dot_v1_dot_agent__service__pb2.ListExecutionEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowExecutionEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/labs.agents.v1.AgentService/FollowExecutionEvents',
+            labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsRequest.SerializeToString,
+            labs_dot_agents_dot_v1_dot_agent__service__pb2.FollowExecutionEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
