@@ -170,19 +170,20 @@ class EventLog:
         return None if msg is None else self._stored(msg)
 
     async def read_aggregate(
-        self, aggregate_type: str, aggregate_id: str, *, from_sequence: int = 1
+        self, aggregate_type: str, aggregate_id: str, *, from_sequence: int = 1, limit: int = 0
     ) -> list[StoredEvent]:
-        """Every event of one aggregate in order, starting at `from_sequence`."""
+        """Every event of one aggregate in order, starting at `from_sequence` (at most `limit` if > 0)."""
         filt = aggregate_filter(self.prefix, aggregate_type, aggregate_id)
         out: list[StoredEvent] = []
-        seq = from_sequence
-        while True:
+        seq = max(1, from_sequence)
+        while not limit or len(out) < limit:
             msg = await self._direct_get({"seq": seq, "next_by_subj": filt})
             if msg is None:
                 return out
             stored = self._stored(msg)
             out.append(stored)
             seq = stored.sequence + 1
+        return out
 
     async def last_sequence(self) -> int:
         """The stream's last sequence (0 when empty)."""

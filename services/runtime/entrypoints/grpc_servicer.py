@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from labs.agents.v1 import agent_service_pb2 as pb
 from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 
-from labs_core.grpcutil import abort_with, domain_errors
-from services.runtime.entrypoints import mapper
+from labs_core.errors import InvalidArgument, LabsError
+from labs_core.grpcutil import abort_with, bad_request, domain_errors, status_code_for
+from services.runtime.entrypoints import audit_mapper, mapper
+from services.runtime.handlers.audit import AuditLog
 from services.runtime.handlers.commands import CancelCommand, Commands
 from services.runtime.handlers.queries import Queries
 
@@ -27,9 +31,10 @@ def actor_of(context: grpc.aio.ServicerContext) -> str:
 class RuntimeAgentService(pb_grpc.AgentServiceServicer):
     """Execute, GetExecution, CancelExecution, ListExecutionHistory, ListAgents, Health."""
 
-    def __init__(self, commands: Commands, queries: Queries) -> None:
+    def __init__(self, commands: Commands, queries: Queries, audit: AuditLog | None = None) -> None:
         self.commands = commands
         self.queries = queries
+        self.audit = audit if audit is not None else AuditLog(queries.log)
 
     @domain_errors
     async def Execute(
@@ -93,3 +98,25 @@ class RuntimeAgentService(pb_grpc.AgentServiceServicer):
         if down:
             await abort_with(context, grpc.StatusCode.UNAVAILABLE, f"unavailable: {', '.join(down)}", [resp])
         return resp
+
+    @domain_errors
+    async def ListExecutionEvents(
+        self, request: pb.ListExecutionEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExecutionEventsResponse:
+        page = await self.audit.list_events(
+            request.execution_id,
+            from_sequence=request.from_sequence,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return audit_mapper.event_page(page)
+
+    async def FollowExecutionEvents(
+        self, request: pb.FollowExecutionEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.FollowExecutionEventsResponse]:
+        try:
+            async for stored in self.audit.follow(request.execution_id, from_sequence=request.from_sequence):
+                yield pb.FollowExecutionEventsResponse(event=audit_mapper.execution_event(stored))
+        except LabsError as e:
+            details = [bad_request("", "", e.violations)] if isinstance(e, InvalidArgument) else []
+            await abort_with(context, status_code_for(e), str(e), details)
