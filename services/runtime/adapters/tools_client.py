@@ -9,6 +9,7 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from labs_core.grpcutil import channel
 from labs_core.structs import dict_to_struct, struct_to_dict
+from services.runtime.domain.calls import ToolSpec
 from services.runtime.domain.errors import AgentError, InputInvalid, NotAllowed, ToolFailed, ToolUnavailable
 
 _RETRYABLE = {
@@ -63,3 +64,20 @@ class ToolsClient:
     async def close(self) -> None:
         """Close the channel."""
         await self._channel.close()
+
+    async def describe(
+        self, agent_type: str, names: tuple[str, ...], *, timeout: float
+    ) -> tuple[ToolSpec, ...]:
+        """The named tools as a model should see them (those the registry knows)."""
+        try:
+            resp = await self._stub.ListTools(
+                tool_service_pb2.ListToolsRequest(agent_type=agent_type), timeout=timeout
+            )
+        except grpc.aio.AioRpcError as e:
+            raise tool_error("ListTools", e) from e
+        wanted = set(names)
+        return tuple(
+            ToolSpec(t.name, t.description, struct_to_dict(t.parameters))
+            for t in resp.tools
+            if t.name in wanted
+        )

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from services.runtime.domain.errors import InputInvalid
+from services.runtime.domain.calls import ChatMessage
+from services.runtime.domain.errors import InputInvalid, NotAllowed, ToolFailed
 
 if TYPE_CHECKING:
     from services.runtime.domain.calls import AgentCalls, AiAnswer
@@ -42,6 +43,22 @@ class ActionSpec:
     input_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
 
 
+AUTO = ActionSpec(
+    "auto",
+    "Autonomous mode: the model chooses among the agent's allowed tools, step by step, to reach the goal",
+    {
+        "type": "object",
+        "required": ["goal"],
+        "additionalProperties": False,
+        "properties": {
+            "goal": {"type": "string", "minLength": 1, "maxLength": 4000},
+            "max_steps": {"type": "integer", "minimum": 1, "maximum": 20},
+            "model": {"type": "string"},
+        },
+    },
+)
+
+
 @dataclass(frozen=True)
 class AgentDefinition:
     """What an agent type is: its actions, allowed tools, timeout and retry policy."""
@@ -53,10 +70,17 @@ class AgentDefinition:
     timeout_ms: int = 30_000
     max_timeout_ms: int = 300_000
     retry: RetryPolicy = RetryPolicy()
+    #: Whether the `auto` action (model-driven tool use) is offered, and its step limit.
+    autonomous: bool = True
+    max_auto_steps: int = 8
+
+    def all_actions(self) -> tuple[ActionSpec, ...]:
+        """The declared actions, plus `auto` when the agent is autonomous."""
+        return (*self.actions, AUTO) if self.autonomous and self.allowed_tools else self.actions
 
     def action(self, name: str) -> ActionSpec | None:
         """The action called `name`, if the agent has it."""
-        return next((a for a in self.actions if a.name == name), None)
+        return next((a for a in self.all_actions() if a.name == name), None)
 
     def definition_hash(self) -> str:
         """A stable hash of the definition: a change gets a new registered version."""
@@ -145,6 +169,61 @@ class AgentRuntime:
             max_output_tokens=max_output_tokens,
             json_mode=json_mode,
         )
+
+    async def act_auto(self, input: JSON) -> JSON:
+        """Autonomous mode: native function calling over the agent's allowed tools.
+
+        Each turn is one recorded model call; each tool the model asks for is one recorded tool
+        call whose result (or error) goes back to the model. Ends when the model answers without
+        calling a tool, or after `max_steps` turns (then `stopped` is "step_limit").
+        """
+        goal: str = input["goal"]
+        limit = min(
+            int(input.get("max_steps") or self.definition.max_auto_steps), self.definition.max_auto_steps
+        )
+        tools = await self._calls.describe_tools()
+        if not tools:
+            raise InputInvalid(
+                f"no tool of {self.definition.type} is available for autonomous mode", field="action"
+            )
+        system = (
+            f"You are the {self.definition.type} agent: {self.definition.description}. "
+            "Use the tools to reach the user's goal, then answer briefly."
+        )
+        messages: list[ChatMessage] = [ChatMessage("user", goal)]
+        steps: list[JSON] = []
+        for turn in range(1, limit + 1):
+            ans = await self._calls.call_ai(
+                "",
+                system=system,
+                model=str(input.get("model", "")),
+                temperature=None,
+                max_output_tokens=0,
+                json_mode=False,
+                messages=tuple(messages),
+                tools=tools,
+            )
+            if not ans.tool_calls:
+                return {"answer": ans.text, "turns": turn, "steps": steps, "stopped": "answered"}
+            messages.append(ChatMessage("assistant", ans.text, tool_calls=ans.tool_calls))
+            for call in ans.tool_calls:
+                try:
+                    result = await self.call_tool(call.name, call.arguments)
+                    steps.append({"turn": turn, "tool": call.name, "arguments": call.arguments, "ok": True})
+                except (InputInvalid, ToolFailed, NotAllowed) as e:
+                    # The model chose badly: tell it, and let it try again.
+                    result = {"error": str(e)}
+                    steps.append(
+                        {
+                            "turn": turn,
+                            "tool": call.name,
+                            "arguments": call.arguments,
+                            "ok": False,
+                            "error": str(e),
+                        }
+                    )
+                messages.append(ChatMessage("tool", tool_call_id=call.id, tool_result=result))
+        return {"answer": None, "turns": limit, "steps": steps, "stopped": "step_limit"}
 
     async def update_metric(self, name: str, delta: float = 1.0) -> None:
         """Add `delta` to one of the agent's own counters (an event of the execution)."""

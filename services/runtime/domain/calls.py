@@ -7,6 +7,35 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class ToolRequest:
+    """A tool call a model asked for."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to a model: name, description, JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a conversation with a model."""
+
+    role: str  # "user", "assistant" or "tool"
+    text: str = ""
+    tool_calls: tuple[ToolRequest, ...] = ()
+    tool_call_id: str = ""
+    tool_result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class AiAnswer:
     """A model's answer with what it cost."""
 
@@ -16,6 +45,7 @@ class AiAnswer:
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    tool_calls: tuple[ToolRequest, ...] = ()
 
 
 class AgentCalls(Protocol):
@@ -32,7 +62,11 @@ class AgentCalls(Protocol):
         temperature: float | None,
         max_output_tokens: int,
         json_mode: bool,
+        messages: tuple[ChatMessage, ...] = (),
+        tools: tuple[ToolSpec, ...] = (),
     ) -> AiAnswer: ...
+
+    async def describe_tools(self) -> tuple[ToolSpec, ...]: ...
 
     async def update_metric(self, name: str, delta: float) -> None: ...
 

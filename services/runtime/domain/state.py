@@ -54,6 +54,7 @@ class RecordedModelCall:
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    tool_calls: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
 
 @dataclass
@@ -113,7 +114,13 @@ class ExecutionState:
             m = ev.model_call_completed
             if m.outcome == execution_pb2.CALL_OUTCOME_OK:
                 self.model_calls[m.step] = RecordedModelCall(
-                    m.model, m.provider, m.text, m.tokens_in, m.tokens_out, m.cost_usd
+                    m.model,
+                    m.provider,
+                    m.text,
+                    m.tokens_in,
+                    m.tokens_out,
+                    m.cost_usd,
+                    tuple((c.id, c.name, struct_to_dict(c.arguments)) for c in m.tool_calls),
                 )
                 self.tokens += m.tokens_in + m.tokens_out
                 self.cost_usd += m.cost_usd

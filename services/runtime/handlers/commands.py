@@ -74,12 +74,14 @@ def validate(cmd: ExecuteCommand, agents: AgentRegistry) -> AgentDefinition:
         )
     d = cls.definition
     if not cmd.action:
-        raise InvalidArgument("action", f"required; {d.type} actions: {', '.join(a.name for a in d.actions)}")
+        raise InvalidArgument(
+            "action", f"required; {d.type} actions: {', '.join(a.name for a in d.all_actions())}"
+        )
     spec = d.action(cmd.action)
     if spec is None:
         raise InvalidArgument(
             "action",
-            f"{d.type} has no action {cmd.action!r}; its actions: {', '.join(a.name for a in d.actions)}",
+            f"{d.type} has no action {cmd.action!r}; its actions: {', '.join(a.name for a in d.all_actions())}",
         )
     validator = jsonschema.Draft202012Validator(spec.input_schema)
     errs = sorted(validator.iter_errors(cmd.input), key=lambda e: list(e.absolute_path))
@@ -211,7 +213,7 @@ class Commands:
                 agent_type=d.type,
                 version=version,
                 description=d.description,
-                actions=[a.name for a in d.actions],
+                actions=[a.name for a in d.all_actions()],
                 allowed_tools=list(d.allowed_tools),
                 timeout_ms=d.timeout_ms,
                 max_timeout_ms=d.max_timeout_ms,

@@ -51,6 +51,13 @@ class TestTools(tool_service_pb2_grpc.ToolServiceServicer):
     def __init__(self, b: ToolBehaviour) -> None:
         self.b = b
 
+    async def ListTools(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        resp = tool_service_pb2.ListToolsResponse()
+        for name, desc in (("echo", "Echo the arguments back"), ("flaky", "Fails at first")):
+            t = resp.tools.add(name=name, description=desc, category="system")
+            dict_to_struct({"type": "object", "properties": {"n": {"type": "integer"}}}, t.parameters)
+        return resp
+
     async def InvokeTool(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         args = struct_to_dict(request.arguments)
         name = request.name
@@ -106,9 +113,27 @@ class TestModel(llm_service_pb2_grpc.LlmServiceServicer):
 
     def __init__(self) -> None:
         self.calls = 0
+        self.requests: list[Any] = []
 
     async def Generate(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.calls += 1
+        self.requests.append(request)
+        if request.tools:
+            # Native function calling: ask for two tool calls, then answer from their results.
+            results = [m for m in request.messages if m.role == "tool"]
+            resp = llm_service_pb2.GenerateResponse(
+                provider="test",
+                model="test-model",
+                usage=llm_service_pb2.Usage(input_tokens=5, output_tokens=3),
+            )
+            if not results:
+                resp.finish_reason = "tool_calls"
+                for i in (1, 2):
+                    dict_to_struct({"n": i}, resp.tool_calls.add(id=f"call-{i}", name="echo").arguments)
+            else:
+                total = sum(int(struct_to_dict(m.tool_result)["args"]["n"]) for m in results)
+                resp.text, resp.finish_reason = f"the tools said {total}", "stop"
+            return resp
         return llm_service_pb2.GenerateResponse(
             text=f"answer to: {request.prompt[:40]}",
             provider="test",

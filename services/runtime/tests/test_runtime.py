@@ -223,3 +223,29 @@ async def test_memory_lasts_across_executions_and_is_not_rewritten_on_retry(even
         r3 = await st.execute("PROBE", "recall", {"key": "unknown"})
         e3 = await st.wait_status(r3.execution_id, {"COMPLETED", "FAILED"})
         assert e3.output["value"] == "nothing"
+
+
+async def test_autonomous_mode_calls_two_tools_then_answers(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("PROBE", "auto", {"goal": "add up what echo says"})
+        e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"})
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED", e.error
+        out = struct_to_dict(e.output)
+        assert out["answer"] == "the tools said 3" and out["stopped"] == "answered" and out["turns"] == 2
+        assert [t.tool for t in e.tool_calls] == ["echo", "echo"] and len(e.model_calls) == 2
+        # The second model turn saw the conversation: goal, the assistant's calls, two results.
+        roles = [m.role for m in st.model.requests[-1].messages]
+        assert roles == ["user", "assistant", "tool", "tool"]
+        assert {t.name for t in st.model.requests[-1].tools} == {"echo", "flaky"}
+        events = await eventlog.read_aggregate("execution", r.execution_id)
+        first_model = next(
+            x.event.model_call_completed for x in events if x.event.HasField("model_call_completed")
+        )
+        assert [c.name for c in first_model.tool_calls] == ["echo", "echo"]  # recorded for replay
+
+
+async def test_autonomous_mode_validates_its_input(eventlog, database_url, schema):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            await st.execute("PROBE", "auto", {"max_steps": 3})
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "input" in _violations(ei.value)

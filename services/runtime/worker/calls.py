@@ -11,7 +11,7 @@ from labs_core.structs import dict_to_struct, py_to_value
 from services.runtime.adapters.llm_client import LlmClient
 from services.runtime.adapters.tools_client import ToolsClient
 from services.runtime.domain.agent import AgentDefinition
-from services.runtime.domain.calls import AiAnswer, MemoryReader
+from services.runtime.domain.calls import AiAnswer, ChatMessage, MemoryReader, ToolRequest, ToolSpec
 from services.runtime.domain.errors import BUDGET, AgentError, InputInvalid, NotAllowed
 from services.runtime.worker.recorder import Recorder
 
@@ -112,6 +112,8 @@ class RecordedCalls:
         temperature: float | None,
         max_output_tokens: int,
         json_mode: bool,
+        messages: tuple[ChatMessage, ...] = (),
+        tools: tuple[ToolSpec, ...] = (),
     ) -> AiAnswer:
         """Ask a model (or replay its recorded answer); enforces the execution's budgets."""
         self.step += 1
@@ -127,6 +129,7 @@ class RecordedCalls:
                 recorded.tokens_in,
                 recorded.tokens_out,
                 recorded.cost_usd,
+                tuple(ToolRequest(i, n, a) for i, n, a in recorded.tool_calls),
             )
         self._check_budget()
         started = time.perf_counter_ns()
@@ -140,6 +143,8 @@ class RecordedCalls:
                 json_mode=json_mode,
                 execution_id=state.execution_id,
                 timeout=self._time_left(),
+                messages=messages,
+                tools=tools,
             )
         except AgentError as e:
             m = execution_pb2.ModelCallCompleted(
@@ -164,6 +169,8 @@ class RecordedCalls:
             text=ans.text,
             attempt=self.attempt,
         )
+        for tc in ans.tool_calls:
+            dict_to_struct(tc.arguments, m.tool_calls.add(id=tc.id, name=tc.name).arguments)
         await self.rec.append(f"{self.attempt}:model:{step}", model_call_completed=m)
         self._check_budget()
         return ans
@@ -186,6 +193,12 @@ class RecordedCalls:
             metric_updated=execution_pb2.MetricUpdated(
                 name=name, delta=delta, step=self.step, attempt=self.attempt
             ),
+        )
+
+    async def describe_tools(self) -> tuple[ToolSpec, ...]:
+        """The agent's allowed tools with their schemas, as the tools service describes them."""
+        return await self.tools.describe(
+            self.definition.type, self.definition.allowed_tools, timeout=min(5.0, self._time_left())
         )
 
     async def remember(self, key: str, value: Any) -> None:
