@@ -1,0 +1,245 @@
+"""End to end: executions submitted over HTTP or gRPC, followed until COMPLETED in the read model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+import grpc
+from google.protobuf import struct_pb2
+from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
+
+from bench.measure import CpuSnapshot, open_loop, percentiles
+
+TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED", "BUDGET_EXCEEDED")
+TASK = {"type": "MARKET", "action": "analyze_market", "input": {"category": "electronics"}}
+
+
+@dataclass
+class Seen:
+    """When an execution was submitted and when its terminal row became visible."""
+
+    submitted_wall: float
+    reply_s: float = 0.0
+    visible_s: float | None = None
+    lag_s: float | None = None
+    status: str = ""
+
+
+@dataclass
+class Tracker:
+    """Polls the runtime's read model (one indexed query for all outstanding ids) every `every_s`."""
+
+    pool: asyncpg.Pool
+    schema: str = "runtime"
+    every_s: float = 0.002
+    seen: dict[str, Seen] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    polls: int = 0
+
+    def add(self, execution_id: str, seen: Seen) -> None:
+        """Follow one more execution."""
+        self.seen[execution_id] = seen
+        self.pending.add(execution_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set."""
+        sql = (
+            f"SELECT execution_id, status, finished_at FROM {self.schema}.executions "
+            "WHERE execution_id = ANY($1::text[]) AND status = ANY($2::text[])"
+        )
+        async with self.pool.acquire() as conn:
+            stmt = await conn.prepare(sql)
+            while not stop.is_set():
+                if self.pending:
+                    rows = await stmt.fetch(list(self.pending), list(TERMINAL))
+                    now = time.time()
+                    self.polls += 1
+                    for r in rows:
+                        xid = r["execution_id"]
+                        s = self.seen[xid]
+                        s.visible_s = now - s.submitted_wall
+                        s.status = r["status"]
+                        if r["finished_at"] is not None:
+                            s.lag_s = now - r["finished_at"].timestamp()
+                        self.pending.discard(xid)
+                await asyncio.sleep(self.every_s)
+
+    async def wait_all(self, timeout_s: float) -> None:
+        """Until nothing is pending or the time is up."""
+        deadline = time.monotonic() + timeout_s
+        while self.pending and time.monotonic() < deadline:  # noqa: ASYNC110 - polled, like the read model
+            await asyncio.sleep(0.01)
+
+
+class Submitter:
+    """Execute over HTTP (gateway) or gRPC (gateway's public port, or the runtime directly)."""
+
+    def __init__(self, transport: str, http_base: str, grpc_addr: str) -> None:
+        self.transport = transport
+        self.http_base = http_base
+        self.session: aiohttp.ClientSession | None = None
+        self.channel: grpc.aio.Channel | None = None
+        if transport == "http":
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+        else:
+            self.channel = grpc.aio.insecure_channel(grpc_addr)
+            self.stub = agent_service_pb2_grpc.AgentServiceStub(self.channel)
+        inp = struct_pb2.Struct()
+        inp.update(TASK["input"])  # type: ignore[arg-type]
+        self.request = agent_service_pb2.ExecuteRequest(type="MARKET", action="analyze_market", input=inp)
+
+    async def execute(self) -> str:
+        """Submit one execution; its id."""
+        if self.session is not None:
+            async with self.session.post(f"{self.http_base}/api/agents/execute", json=TASK) as resp:
+                body = await resp.json()
+                if resp.status != 200:
+                    raise RuntimeError(f"execute: HTTP {resp.status} {body}")
+                return str(body["executionId"])
+        resp2 = await self.stub.Execute(self.request, timeout=10)
+        return str(resp2.execution_id)
+
+    async def close(self) -> None:
+        """Close the client."""
+        if self.session is not None:
+            await self.session.close()
+        if self.channel is not None:
+            await self.channel.close()
+
+
+async def stream_state(js: Any, stream: str = "AGENTS") -> tuple[int, int]:
+    """(bytes, messages) of the stream."""
+    info = await js.stream_info(stream)
+    return int(info.state.bytes), int(info.state.messages)
+
+
+async def schema_bytes(pool: asyncpg.Pool, schema: str) -> int:
+    """pg_total_relation_size (heap, indexes, TOAST) of every table of a schema."""
+    v = await pool.fetchval(
+        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+        schema,
+    )
+    return int(v)
+
+
+async def run_e2e(
+    *,
+    transport: str,
+    n: int,
+    rate: float,
+    http_base: str,
+    grpc_addr: str,
+    pool: asyncpg.Pool,
+    js: Any,
+    pids: dict[str, int],
+    max_in_flight: int = 64,
+    time_limit_s: float = 120.0,
+) -> dict[str, Any]:
+    """Offer `n` executions at `rate`/s (0: full speed, `max_in_flight` at once); follow them to the end."""
+    sub = Submitter(transport, http_base, grpc_addr)
+    tracker = Tracker(pool)
+    stop = asyncio.Event()
+    poller = asyncio.create_task(tracker.run(stop))
+    errors: list[str] = []
+    sb0, sm0 = await stream_state(js)
+    pg0 = {s: await schema_bytes(pool, s) for s in ("runtime", "metrics")}
+    cpu0 = CpuSnapshot.take(pids)
+    t0 = time.perf_counter()
+    wall0 = time.time()
+    deadline = time.monotonic() + time_limit_s
+
+    async def one(_i: int) -> None:
+        if time.monotonic() > deadline:
+            return
+        wall = time.time()
+        t = time.perf_counter()
+        try:
+            xid = await sub.execute()
+        except Exception as e:
+            errors.append(repr(e)[:200])
+            return
+        s = Seen(wall, reply_s=time.perf_counter() - t)
+        # The reply may come after the row is already terminal: fine, the next poll sees it.
+        tracker.add(xid, s)
+
+    try:
+        offer_s = await open_loop(n, rate, one, max_in_flight=max_in_flight if rate == 0 else 5000)
+        await tracker.wait_all(max(5.0, deadline - time.monotonic()))
+    finally:
+        stop.set()
+        await poller
+        await sub.close()
+    cpu1 = CpuSnapshot.take(pids)
+    sb1, sm1 = await stream_state(js)
+    pg1 = {s: await schema_bytes(pool, s) for s in ("runtime", "metrics")}
+    done = [s for s in tracker.seen.values() if s.visible_s is not None]
+    completed = [s for s in done if s.status == "COMPLETED"]
+    last_visible = max((s.submitted_wall + (s.visible_s or 0) for s in done), default=time.time())
+    elapsed = max(1e-9, last_visible - wall0)
+    cpu = cpu0.delta(cpu1)
+    per = max(1, len(done))
+    return {
+        "transport": transport,
+        "offered": n,
+        "offered_rate": rate or "full speed",
+        "max_in_flight": max_in_flight if rate == 0 else None,
+        "submitted": len(tracker.seen),
+        "terminal": len(done),
+        "completed": len(completed),
+        "not_completed": {st: sum(1 for s in done if s.status == st) for st in TERMINAL if st != "COMPLETED"},
+        "missing": len(tracker.pending),
+        "submit_errors": len(errors),
+        "first_errors": errors[:3],
+        "offer_s": round(offer_s, 3),
+        "elapsed_s": round(elapsed, 3),
+        "executions_per_s": len(completed) / elapsed,
+        "submit_reply_ms": _ms(percentiles([s.reply_s for s in tracker.seen.values()])),
+        "submit_to_visible_ms": _ms(percentiles([s.visible_s for s in done if s.visible_s is not None])),
+        "projection_lag_ms": _ms(percentiles([s.lag_s for s in done if s.lag_s is not None])),
+        "cpu_s_by_process": {k: round(v, 3) for k, v in sorted(cpu.items())},
+        "cpu_ms_per_execution": 1000 * sum(cpu.values()) / per,
+        "stream_bytes_per_execution": (sb1 - sb0) / per,
+        "stream_messages_per_execution": (sm1 - sm0) / per,
+        "stream_bytes_per_message": (sb1 - sb0) / max(1, sm1 - sm0),
+        "pg_bytes_per_execution": {s: (pg1[s] - pg0[s]) / per for s in pg0},
+        "poll_interval_ms": tracker.every_s * 1000,
+        "wall_started": t0,
+    }
+
+
+def _ms(p: dict[str, float]) -> dict[str, float]:
+    return {k: (v if k == "n" else round(v * 1000, 3)) for k, v in p.items()}
+
+
+async def runtime_overhead(runtime_addr: str, pool: asyncpg.Pool, sample: int = 100) -> dict[str, Any]:
+    """Per completed execution: duration minus time in tool and model calls (from the execution view)."""
+    ids = [
+        r["execution_id"]
+        for r in await pool.fetch(
+            "SELECT execution_id FROM runtime.executions WHERE status = 'COMPLETED' ORDER BY finished_at DESC LIMIT $1",
+            sample,
+        )
+    ]
+    over: list[float] = []
+    phases: dict[str, list[float]] = {}
+    async with grpc.aio.insecure_channel(runtime_addr) as ch:
+        stub = agent_service_pb2_grpc.AgentServiceStub(ch)
+        for xid in ids:
+            ex = (await stub.GetExecution(agent_service_pb2.GetExecutionRequest(execution_id=xid))).execution
+            inside = sum(t.duration_ms for t in ex.tool_calls) + sum(m.duration_ms for m in ex.model_calls)
+            over.append((ex.duration_ms - inside) / 1000)
+            for f in ("initialize_ms", "preprocess_ms", "execute_ms", "postprocess_ms", "shutdown_ms"):
+                phases.setdefault(f, []).append(getattr(ex.phases, f))
+            phases.setdefault("tools_and_models_ms", []).append(inside)
+            phases.setdefault("duration_ms", []).append(ex.duration_ms)
+    return {
+        "label": "issue 3: runtime overhead per execution = duration - time in tool and model calls",
+        "overhead_ms": _ms(percentiles(over)),
+        "phase_means_ms": {k: round(sum(v) / len(v), 3) for k, v in phases.items() if v},
+    }

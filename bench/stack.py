@@ -1,0 +1,99 @@
+"""The stack under test, started like `make up` (the launcher, own servers, free ports, temp data)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.local.config import ROOT
+from deploy.local.testing import Launched, launch
+
+#: Provider keys are dropped so that the offline provider answers (instantly, labelled offline).
+DROPPED_ENV = (
+    "GOOGLE_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GOOGLE_GEMINI_BASE_URL",
+    "NATS_URL",
+    "DATABASE_URL",
+)
+
+
+@dataclass
+class Stack:
+    """A running stack: its launcher handle and where its servers are."""
+
+    run: Launched
+    nats_url: str
+    database_url: str
+
+    @property
+    def http(self) -> str:
+        """The gateway's HTTP base URL."""
+        return self.run.http
+
+    def addr(self, service: str) -> str:
+        """A service's gRPC address."""
+        return self.run.addrs[service]
+
+    def pids(self) -> dict[str, int]:
+        """Root PID of every server and service the launcher started."""
+        return self.run.pids()
+
+
+def _value(lines: list[str], label: str) -> str:
+    for line in lines:
+        if line.strip().startswith(label):
+            return line.split()[-1]
+    raise RuntimeError(f"the launcher did not print {label!r}")
+
+
+@contextmanager
+def started(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """The whole stack via the launcher; stopped (by the launcher, by PID) at the end."""
+    for k in DROPPED_ENV:
+        os.environ.pop(k, None)
+    with launch(data_dir, {"LOG_LEVEL": "WARNING", **(env or {})}, ready_timeout=300) as run:
+        # The ready banner is followed by the addresses: read them all.
+        run.read_until("  logs", 10)
+        yield Stack(run, _value(run.seen, "NATS"), _value(run.seen, "PostgreSQL"))
+
+
+@contextmanager
+def extra_worker(stack: Stack, data_dir: Path) -> Iterator[int]:
+    """A second runtime process in the worker role on the same durable consumer; stopped by PID."""
+    env = {
+        **os.environ,
+        "NATS_URL": stack.nats_url,
+        "DATABASE_URL": stack.database_url,
+        "RUNTIME_ROLE": "worker",
+        "TOOLS_ADDR": stack.addr("tools"),
+        "LLM_ADDR": stack.addr("llm"),
+        "RUNTIME_ADDR": stack.addr("runtime"),
+        "LOG_LEVEL": "WARNING",
+    }
+    log = (data_dir / "worker2.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.runtime"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        time.sleep(3.0)  # connect and bind to the durable consumer
+        if proc.poll() is not None:
+            raise RuntimeError(f"the extra worker exited with {proc.returncode}: see {log.name}")
+        yield proc.pid
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
