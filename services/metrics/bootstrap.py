@@ -14,7 +14,7 @@ from labs.agents.v1 import agent_service_pb2_grpc
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
-from labs_core.projector import Projector
+from labs_core.projector import Projection, Projector
 from services.metrics.adapters.queue_probe import JetStreamQueueProbe
 from services.metrics.adapters.rollup_reader import RollupReader
 from services.metrics.config import Settings
@@ -34,6 +34,11 @@ async def migrate_schema(database_url: str, schema: str = SCHEMA) -> None:
         await migrate(conn, schema, MIGRATIONS)
     finally:
         await conn.close()
+
+
+def projections(prefix: str, schema: str) -> list[Projection]:
+    """Every projection this service keeps in `schema` (what `labs-audit verify` rebuilds and diffs)."""
+    return [ExecutionMetrics(prefix, lock_scope=schema)]
 
 
 class MetricsApp:

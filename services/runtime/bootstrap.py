@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
-from labs_core.projector import Projector
+from labs_core.projector import Projection, Projector
 from services.runtime.adapters.llm_client import LlmClient
 from services.runtime.adapters.memory_store import PgMemoryReader
 from services.runtime.adapters.tools_client import ToolsClient
@@ -42,6 +42,11 @@ async def migrate_schema(database_url: str, schema: str = "runtime") -> None:
         await migrate(conn, schema, MIGRATIONS)
     finally:
         await conn.close()
+
+
+def projections(prefix: str, schema: str) -> list[Projection]:
+    """Every projection this service keeps in `schema` (what `labs-audit verify` rebuilds and diffs)."""
+    return [ExecutionsProjection(prefix)]
 
 
 def build_registry(settings: Settings) -> AgentRegistry:

@@ -12,7 +12,7 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
-from labs_core.projector import Projector
+from labs_core.projector import Projection, Projector
 from services.tools.adapters.listing_events import ListingEventStore
 from services.tools.adapters.listing_read_model import ListingReadModel
 from services.tools.config import Settings
@@ -36,6 +36,11 @@ async def migrate_schema(database_url: str, schema: str = "tools") -> None:
         await migrate(conn, schema, MIGRATIONS)
     finally:
         await conn.close()
+
+
+def projections(prefix: str, schema: str) -> list[Projection]:
+    """Every projection this service keeps in `schema` (what `labs-audit verify` rebuilds and diffs)."""
+    return [ListingsProjection(prefix, schema)]
 
 
 def build_registry(listings: ListingService) -> Registry:
