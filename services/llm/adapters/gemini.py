@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import aiohttp
 from google import genai
@@ -13,7 +14,21 @@ from services.llm.adapters.base import status_error
 from services.llm.domain import tokens
 from services.llm.domain.errors import ProviderError
 from services.llm.domain.jsonmode import normalise_json_text
-from services.llm.domain.model import CONTENT_FILTER, GEMINI, LENGTH, STOP, Completion, GenerateRequest, Usage
+from services.llm.domain.model import (
+    ASSISTANT,
+    CONTENT_FILTER,
+    GEMINI,
+    LENGTH,
+    NONE,
+    REQUIRED,
+    STOP,
+    TOOL,
+    TOOL_CALLS,
+    Completion,
+    GenerateRequest,
+    ToolCall,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +73,8 @@ class GeminiProvider:
 
     async def generate(self, model: str, request: GenerateRequest) -> Completion:
         """Answer `request` with a Gemini model; SDK and transport errors become ProviderError."""
-        config = types.GenerateContentConfig(
-            system_instruction=request.system or None,
-            temperature=request.temperature,
-            max_output_tokens=request.max_output_tokens,
-            stop_sequences=list(request.stop) or None,
-            response_mime_type="application/json" if request.json_mode else None,
-        )
-        contents = [types.Content(role="user", parts=[types.Part(text=request.prompt)])]
+        config = content_config(request)
+        contents = gemini_contents(request)
         try:
             response = await self._client.aio.models.generate_content(
                 model=model, contents=contents, config=config
@@ -89,7 +98,16 @@ class GeminiProvider:
         parts = candidate.content.parts if candidate and candidate.content else None
         # Thought summaries are not part of the answer.
         text = "".join(p.text for p in parts or [] if p.text and not p.thought)
-        if request.json_mode:
+        calls = tuple(
+            ToolCall(
+                p.function_call.id or new_call_id(),
+                p.function_call.name or "",
+                dict(p.function_call.args or {}),
+            )
+            for p in parts or []
+            if p.function_call is not None
+        )
+        if request.json_mode or request.json_schema is not None:
             text = normalise_json_text(text)
         if candidate is None:
             # No candidate at all: the prompt itself was blocked.
@@ -98,17 +116,86 @@ class GeminiProvider:
             finish = STOP
         else:
             finish = _FINISH.get(candidate.finish_reason, str(candidate.finish_reason.value).lower())
+        if calls and finish == STOP:
+            # Gemini says STOP after function calls; the normalised reason is "tool_calls".
+            finish = TOOL_CALLS
         meta = response.usage_metadata
         if meta is not None and meta.prompt_token_count is not None:
             # Thinking tokens are billed as output.
             output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
             usage = Usage(meta.prompt_token_count, output)
         else:
-            usage = Usage(
-                tokens.estimate_tokens(request.system, request.prompt), tokens.estimate_tokens(text), True
-            )
-        return Completion(text, usage, finish)
+            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+        return Completion(text, usage, finish, calls)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP sessions."""
         await self._client.aio.aclose()
+
+
+def new_call_id() -> str:
+    """An id for a function call Gemini returned without one (the Gemini API often omits it)."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+_MODES = {NONE: types.FunctionCallingConfigMode.NONE, REQUIRED: types.FunctionCallingConfigMode.ANY}
+
+
+def content_config(request: GenerateRequest) -> types.GenerateContentConfig:
+    """Options, tools and tool choice as a GenerateContentConfig."""
+    json_answer = request.json_mode or request.json_schema is not None
+    config = types.GenerateContentConfig(
+        system_instruction=request.system or None,
+        temperature=request.temperature,
+        max_output_tokens=request.max_output_tokens,
+        stop_sequences=list(request.stop) or None,
+        response_mime_type="application/json" if json_answer else None,
+    )
+    if request.tools:
+        config.tools = [
+            types.Tool(
+                function_declarations=[
+                    types.FunctionDeclaration(
+                        name=t.name, description=t.description or None, parameters_json_schema=t.parameters
+                    )
+                    for t in request.tools
+                ]
+            )
+        ]
+        config.tool_config = types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(
+                mode=_MODES.get(request.tool_choice, types.FunctionCallingConfigMode.AUTO)
+            )
+        )
+        # Declarations only: the SDK must never try to run a function itself.
+        config.automatic_function_calling = types.AutomaticFunctionCallingConfig(disable=True)
+    return config
+
+
+def gemini_contents(request: GenerateRequest) -> list[types.Content]:
+    """The conversation as Gemini contents: assistant -> "model" with function_call parts, tool
+    results -> function_response parts (consecutive results in one user turn, as Gemini expects)."""
+    names = request.tool_names_by_call_id()
+    contents: list[types.Content] = []
+    for m in request.conversation():
+        if m.role == TOOL:
+            part = types.Part(
+                function_response=types.FunctionResponse(
+                    id=m.tool_call_id, name=names.get(m.tool_call_id, ""), response=m.tool_result or {}
+                )
+            )
+            last = contents[-1] if contents else None
+            if last is not None and last.parts and all(p.function_response for p in last.parts):
+                last.parts.append(part)
+            else:
+                contents.append(types.Content(role="user", parts=[part]))
+        elif m.role == ASSISTANT:
+            parts = [types.Part(text=m.text)] if m.text else []
+            parts += [
+                types.Part(function_call=types.FunctionCall(id=c.id, name=c.name, args=c.arguments))
+                for c in m.tool_calls
+            ]
+            contents.append(types.Content(role="model", parts=parts))
+        else:
+            contents.append(types.Content(role="user", parts=[types.Part(text=m.text)]))
+    return contents

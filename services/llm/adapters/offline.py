@@ -6,17 +6,43 @@ is enough for agents and tests to have real, input-dependent output. Same input,
 it answers in microseconds. Temperature is ignored; `max_output_tokens` and stop sequences are
 honoured; in JSON mode the answer is always a valid JSON object (stop sequences are not applied
 there, since cutting would break it).
+
+Function calling (deterministic): when the request has tools, `tool_choice` is not "none" and
+no tool result is in the messages yet, the words of the last user message (lower-cased, 3+
+letters, stop words dropped) are matched against each tool's name (split on `_`/`-`) and
+description. The tool with the most matching words is called (ties: the first declared; with
+`tool_choice` "required" and no match, the first tool). Its arguments are the schema's required
+properties it can fill from the message, in this order: a `name: value` / `name=value` /
+`name "value"` mention; an `enum` value the message contains; for numbers, the numbers of the
+message in order; the property's `default`. Properties it cannot fill are left out (the tool's
+own validation then names them). The call id is derived from the conversation, so the same
+request gives the same id. Otherwise it answers, digesting the last user message and the tool
+results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
 from typing import Any
 
 from services.llm.domain import tokens
-from services.llm.domain.model import LENGTH, OFFLINE, STOP, Completion, GenerateRequest, Usage
+from services.llm.domain.model import (
+    LENGTH,
+    NONE,
+    OFFLINE,
+    REQUIRED,
+    STOP,
+    TOOL,
+    TOOL_CALLS,
+    Completion,
+    GenerateRequest,
+    Tool,
+    ToolCall,
+    Usage,
+)
 
 LABEL = "[offline provider]"
 NOTE = "No model provider is configured, so this is a local digest of the prompt, not a model's answer."
@@ -62,7 +88,15 @@ class OfflineProvider:
 
 def answer(request: GenerateRequest) -> Completion:
     """The offline answer to `request` (pure and deterministic)."""
-    digest = _digest(request.prompt)
+    call = choose_tool_call(request)
+    if call is not None:
+        usage = Usage(
+            tokens.estimate_tokens(*request.all_text()),
+            tokens.estimate_tokens(json.dumps(call.arguments)) + 1,
+            True,
+        )
+        return Completion("", usage, TOOL_CALLS, (call,))
+    digest = _digest(_subject(request))
     limit = request.max_output_tokens
     if request.json_mode:
         text, cut = _json_answer(digest, limit)
@@ -70,8 +104,96 @@ def answer(request: GenerateRequest) -> Completion:
         text, cut = _text_answer(digest, limit)
         text, stopped = _apply_stop(text, request.stop)
         cut = cut and not stopped
-    usage = Usage(tokens.estimate_tokens(request.system, request.prompt), tokens.estimate_tokens(text), True)
+    usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
     return Completion(text, usage, LENGTH if cut else STOP)
+
+
+def _subject(request: GenerateRequest) -> str:
+    # The last user message, then the results of the tools called since it.
+    text = request.last_user_text()
+    results = [m.tool_result for m in request.messages if m.role == TOOL and m.tool_result is not None]
+    if results:
+        text = f"{text}\n" + "\n".join(_dumps(r) for r in results)
+    return text
+
+
+_SPLIT = re.compile(r"[_\-\s]+")
+_WORDS = re.compile(r"[^\W\d_]{3,}")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORDS.findall(_SPLIT.sub(" ", text.lower())) if w not in _STOPWORDS}
+
+
+def choose_tool_call(request: GenerateRequest) -> ToolCall | None:
+    """The tool call the offline provider makes for `request`, if any (rule in the module docstring)."""
+    if not request.tools or request.tool_choice == NONE:
+        return None
+    if any(m.role == TOOL for m in request.messages):
+        return None
+    text = request.last_user_text()
+    wanted = _words(text)
+    best: Tool | None = None
+    best_score = 0
+    for tool in request.tools:
+        score = len(wanted & (_words(tool.name) | _words(tool.description)))
+        if score > best_score:
+            best, best_score = tool, score
+    if best is None:
+        if request.tool_choice != REQUIRED:
+            return None
+        best = request.tools[0]
+    arguments = _fill_arguments(best, text)
+    digest = hashlib.sha256(
+        json.dumps([best.name, arguments, len(request.messages), text], sort_keys=True).encode()
+    ).hexdigest()
+    return ToolCall(f"call_offline_{digest[:16]}", best.name, arguments)
+
+
+def _fill_arguments(tool: Tool, text: str) -> dict[str, Any]:
+    properties = tool.parameters.get("properties") or {}
+    required = [r for r in tool.parameters.get("required") or [] if isinstance(r, str)]
+    numbers = [n for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
+    lowered = text.lower()
+    out: dict[str, Any] = {}
+    for name in required:
+        found = properties.get(name)
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
+        kind = spec.get("type")
+        m = re.search(
+            rf"\b{re.escape(name)}\s*(?::|=|\s)\s*(\"[^\"]*\"|'[^']*'|[^\s,;]+)", text, re.IGNORECASE
+        )
+        mentioned = m.group(1).strip("\"'") if m else None
+        value: Any = None
+        if mentioned is not None:
+            value = _coerce(mentioned, kind)
+        if value is None and isinstance(spec.get("enum"), list):
+            value = next((e for e in spec["enum"] if isinstance(e, str) and e.lower() in lowered), None)
+        if value is None and kind in ("integer", "number") and numbers:
+            value = _coerce(numbers.pop(0), kind)
+        if value is None and "default" in spec:
+            value = spec["default"]
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _coerce(raw: str, kind: object) -> Any:
+    if kind == "integer":
+        try:
+            return int(float(raw))
+        except ValueError:
+            return None
+    if kind == "number":
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw.lower())
+    if kind in ("object", "array"):
+        return None
+    return raw
 
 
 class _Digest:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 from urllib.parse import urlparse
 
 import openai
@@ -12,7 +14,18 @@ from services.llm.adapters.base import status_error
 from services.llm.domain import tokens
 from services.llm.domain.errors import ProviderError
 from services.llm.domain.jsonmode import JSON_INSTRUCTION, mentions_json, normalise_json_text
-from services.llm.domain.model import OPENAI, STOP, Completion, GenerateRequest, Usage
+from services.llm.domain.model import (
+    ASSISTANT,
+    OPENAI,
+    STOP,
+    TOOL,
+    TOOL_CALLS,
+    Completion,
+    GenerateRequest,
+    Message,
+    ToolCall,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +49,8 @@ class OpenAIProvider:
 
     async def generate(self, model: str, request: GenerateRequest) -> Completion:
         """Answer `request` with a chat model; SDK and transport errors become ProviderError."""
-        messages: list[ChatCompletionMessageParam] = []
-        system = request.system
-        if request.json_mode and not mentions_json(request.system, request.prompt):
-            # json_object mode is refused unless a message mentions JSON.
-            system = f"{system}\n\n{JSON_INSTRUCTION}".strip()
-        if system:
-            messages.append({"role": "system", "content": system})
-        messages.append({"role": "user", "content": request.prompt})
-        limit = request.max_output_tokens
         try:
-            response = await self._client.chat.completions.create(
-                model=model,
-                messages=messages,
-                temperature=request.temperature if request.temperature is not None else openai.omit,
-                max_completion_tokens=limit if limit and self._official else openai.omit,
-                max_tokens=limit if limit and not self._official else openai.omit,
-                stop=list(request.stop) if request.stop else openai.omit,
-                response_format={"type": "json_object"} if request.json_mode else openai.omit,
-            )
+            response = await self._client.chat.completions.create(**self.options(model, request))
         except openai.APIStatusError as e:
             raise status_error(self.name, e.status_code, e.response.headers, e.body) from e
         except openai.APITimeoutError as e:
@@ -66,22 +62,114 @@ class OpenAIProvider:
             raise ProviderError(self.name, f"error: {type(e).__name__}") from e
         return self._completion(response, request)
 
+    def options(self, model: str, request: GenerateRequest) -> dict[str, Any]:
+        """The arguments of chat.completions.create for `request` (options left out when unset)."""
+        options: dict[str, Any] = {"model": model, "messages": chat_messages(request)}
+        limit = request.max_output_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if limit:
+            options["max_completion_tokens" if self._official else "max_tokens"] = limit
+        if request.stop:
+            options["stop"] = list(request.stop)
+        if _json(request):
+            options["response_format"] = {"type": "json_object"}
+        if request.tools:
+            options["tools"] = chat_tools(request)
+            options["tool_choice"] = request.tool_choice
+        return options
+
     @staticmethod
     def _completion(response: ChatCompletion, request: GenerateRequest) -> Completion:
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content if choice else None) or ""
-        if request.json_mode:
+        if _json(request):
             text = normalise_json_text(text)
         finish = (choice.finish_reason if choice else None) or STOP
+        calls = tuple(
+            tool_call(c.id, c.function.name, c.function.arguments)
+            for c in (choice.message.tool_calls or [] if choice else [])
+            if c.type == "function"
+        )
+        if calls:
+            finish = TOOL_CALLS
         if response.usage is not None:
             usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens)
         else:
             # Some compatible servers send no usage.
-            usage = Usage(
-                tokens.estimate_tokens(request.system, request.prompt), tokens.estimate_tokens(text), True
-            )
-        return Completion(text, usage, finish)
+            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+        return Completion(text, usage, finish, calls)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
         await self._client.close()
+
+
+def _json(request: GenerateRequest) -> bool:
+    return request.json_mode or request.json_schema is not None
+
+
+def chat_messages(request: GenerateRequest) -> list[ChatCompletionMessageParam]:
+    """The request as chat messages: system, then the conversation in OpenAI's format."""
+    messages: list[ChatCompletionMessageParam] = []
+    system = request.system
+    texts = [m.text for m in request.conversation()]
+    if _json(request) and not mentions_json(system, *texts):
+        # json_object mode is refused unless a message mentions JSON.
+        system = f"{system}\n\n{JSON_INSTRUCTION}".strip()
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.extend(_chat_message(m) for m in request.conversation())
+    return messages
+
+
+def _chat_message(m: Message) -> ChatCompletionMessageParam:
+    if m.role == TOOL:
+        # OpenAI takes a tool's result as text: the JSON of the result.
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": _dumps(m.tool_result or {})}
+    if m.role == ASSISTANT:
+        if not m.tool_calls:
+            return {"role": "assistant", "content": m.text}
+        return {
+            "role": "assistant",
+            "content": m.text or None,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": _dumps(c.arguments)},
+                }
+                for c in m.tool_calls
+            ],
+        }
+    return {"role": "user", "content": m.text}
+
+
+def chat_tools(request: GenerateRequest) -> list[Any]:
+    """The request's tools as OpenAI function tools."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in request.tools
+    ]
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> ToolCall:
+    """An OpenAI tool call (arguments as JSON text) in the normalised form."""
+    try:
+        args = json.loads(arguments) if arguments.strip() else {}
+    except ValueError as e:
+        raise ProviderError(
+            OPENAI, "malformed tool call arguments", retryable=True, trips_breaker=False
+        ) from e
+    if not isinstance(args, dict):
+        raise ProviderError(
+            OPENAI, "tool call arguments are not an object", retryable=True, trips_breaker=False
+        )
+    return ToolCall(call_id, name, args)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -53,3 +53,18 @@ class AllProvidersFailed(LlmError):
         )
         self.failures = failures
         self.retry_after_s = retry_after_s
+
+
+class ExtractionFailed(LlmError, errors.FailedPrecondition):
+    """Parameter extraction: the answer was still invalid after one repair (FAILED_PRECONDITION)."""
+
+    def __init__(
+        self, error: str, *, provider: str, model: str, usage: object, fallbacks: tuple[str, ...]
+    ) -> None:
+        super().__init__(f"json_schema: the model's answer is not valid after one repair: {error}")
+        self.error = error
+        self.provider = provider
+        self.model = model
+        # Usage of both attempts (a domain Usage), for the recorded event.
+        self.usage = usage
+        self.fallbacks = fallbacks

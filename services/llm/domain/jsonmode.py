@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL | re.IGNORECASE)
+
+_ANY_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 JSON_INSTRUCTION = "Answer with a single JSON object."
 
@@ -30,3 +33,31 @@ def normalise_json_text(text: str) -> str:
 def mentions_json(*texts: str) -> bool:
     """True when a message mentions JSON (OpenAI's json_object mode insists that one does)."""
     return any("json" in t.lower() for t in texts)
+
+
+def parse_json_answer(text: str) -> tuple[bool, Any]:
+    """(found, value): the JSON value of an answer, tolerating a code fence and prose around it.
+
+    Tried in order: the whole text; the content of the first ``` fence; the first `{` or `[`
+    from which a complete JSON value can be read (what follows it is ignored).
+    """
+    stripped = text.strip()
+    try:
+        return True, json.loads(stripped)
+    except ValueError:
+        pass
+    fenced = _ANY_FENCE.search(text)
+    if fenced is not None:
+        try:
+            return True, json.loads(fenced.group(1).strip())
+        except ValueError:
+            pass
+    decoder = json.JSONDecoder()
+    for i, ch in enumerate(text):
+        if ch in "{[":
+            try:
+                value, _ = decoder.raw_decode(text, i)
+            except ValueError:
+                continue
+            return True, value
+    return False, None

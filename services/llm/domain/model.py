@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 GEMINI = "gemini"
 OPENAI = "openai"
@@ -14,6 +16,48 @@ PROVIDERS = (GEMINI, OPENAI, OFFLINE)
 STOP = "stop"
 LENGTH = "length"
 CONTENT_FILTER = "content_filter"
+TOOL_CALLS = "tool_calls"
+
+USER = "user"
+ASSISTANT = "assistant"
+TOOL = "tool"
+ROLES = (USER, ASSISTANT, TOOL)
+
+# tool_choice values.
+AUTO = "auto"
+NONE = "none"
+REQUIRED = "required"
+TOOL_CHOICES = (AUTO, NONE, REQUIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call of a tool chosen by the model, in one form whatever the provider."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool the model may call: name, description and the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation: user or assistant text, an assistant's tool calls, or a tool result."""
+
+    role: str
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    # Tool messages: the call answered and its result.
+    tool_call_id: str = ""
+    tool_result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +73,35 @@ class GenerateRequest:
     stop: tuple[str, ...] = ()
     json_mode: bool = False
     execution_id: str = ""
+    messages: tuple[Message, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str = AUTO
+    # Parameter extraction: the answer must validate against this JSON Schema.
+    json_schema: dict[str, Any] | None = None
+
+    def conversation(self) -> tuple[Message, ...]:
+        """The messages sent: `messages`, then `prompt` as the last user message when set."""
+        if self.prompt:
+            return (*self.messages, Message(USER, self.prompt))
+        return self.messages
+
+    def last_user_text(self) -> str:
+        """The text of the last user message ("" when there is none)."""
+        return next((m.text for m in reversed(self.conversation()) if m.role == USER), "")
+
+    def tool_names_by_call_id(self) -> dict[str, str]:
+        """Tool name of every call made by an assistant message, by call id."""
+        return {c.id: c.name for m in self.messages for c in m.tool_calls}
+
+    def all_text(self) -> tuple[str, ...]:
+        """Every text sent (system, messages, tool results as JSON), for a local token estimate."""
+        texts = [self.system]
+        for m in self.conversation():
+            texts.append(m.text)
+            texts.extend(json.dumps(c.arguments) for c in m.tool_calls)
+            if m.tool_result is not None:
+                texts.append(json.dumps(m.tool_result))
+        return tuple(texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +120,7 @@ class Completion:
     text: str
     usage: Usage
     finish_reason: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +173,10 @@ class Generation:
     # Providers tried before the one that answered, as "<provider>: <reason>".
     fallbacks: tuple[str, ...]
     latency_us: int
+    tool_calls: tuple[ToolCall, ...] = ()
+    # JSON mode: the answer parsed, when it held a JSON value (has_json).
+    json: Any = None
+    has_json: bool = False
+    call_id: str = ""
+    # Model requests made (parameter extraction: 2 after one repair).
+    attempts: int = 1

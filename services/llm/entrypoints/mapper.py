@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf import struct_pb2
 from labs.llm.v1 import llm_service_pb2 as pb
 
-from services.llm.domain.model import GenerateRequest, Generation, ModelStatus
+from labs_core.structs import dict_to_struct, struct_to_dict
+from services.llm.domain.model import (
+    AUTO,
+    GenerateRequest,
+    Generation,
+    Message,
+    ModelStatus,
+    Tool,
+    ToolCall,
+)
 
 _UINT32_MAX = 2**32 - 1
 
@@ -20,7 +32,31 @@ def generate_request(req: pb.GenerateRequest) -> GenerateRequest:
         stop=tuple(req.stop),
         json_mode=req.json_mode,
         execution_id=req.execution_id,
+        messages=tuple(
+            Message(
+                role=m.role.strip().lower(),
+                text=m.text,
+                tool_calls=tuple(_tool_call(c) for c in m.tool_calls),
+                tool_call_id=m.tool_call_id,
+                tool_result=struct_to_dict(m.tool_result) if m.HasField("tool_result") else None,
+            )
+            for m in req.messages
+        ),
+        tools=tuple(
+            Tool(
+                t.name,
+                t.description,
+                struct_to_dict(t.parameters) if t.parameters.fields else {"type": "object", "properties": {}},
+            )
+            for t in req.tools
+        ),
+        tool_choice=req.tool_choice.strip().lower() or AUTO,
+        json_schema=struct_to_dict(req.json_schema) if req.HasField("json_schema") else None,
     )
+
+
+def _tool_call(c: pb.ToolCall) -> ToolCall:
+    return ToolCall(c.id, c.name, struct_to_dict(c.arguments))
 
 
 def generate_response(g: Generation) -> pb.GenerateResponse:
@@ -38,7 +74,20 @@ def generate_response(g: Generation) -> pb.GenerateResponse:
         fallbacks=list(g.fallbacks),
         finish_reason=g.finish_reason,
         latency_us=_u32(g.latency_us),
+        tool_calls=[
+            pb.ToolCall(id=c.id, name=c.name, arguments=dict_to_struct(c.arguments)) for c in g.tool_calls
+        ],
+        json=_value(g.json) if g.has_json else None,
+        call_id=g.call_id,
     )
+
+
+def _value(v: Any) -> struct_pb2.Value:
+    out = struct_pb2.Value()
+    struct = struct_pb2.Struct()
+    struct.update({"v": v})
+    out.CopyFrom(struct.fields["v"])
+    return out
 
 
 def list_models_response(models: list[ModelStatus], default_model: str) -> pb.ListModelsResponse:

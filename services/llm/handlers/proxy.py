@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from services.llm.adapters.base import Provider
 from services.llm.domain.breaker import CircuitBreaker
 from services.llm.domain.catalog import OFFLINE_MODEL, ModelCatalog
-from services.llm.domain.errors import AllProvidersFailed, BadRequest, ProviderError
+from services.llm.domain.errors import AllProvidersFailed, ExtractionFailed, ProviderError
+from services.llm.domain.extraction import repair_request, schema_error
+from services.llm.domain.jsonmode import parse_json_answer
 from services.llm.domain.model import (
     OFFLINE,
     PROVIDERS,
@@ -21,13 +23,11 @@ from services.llm.domain.model import (
     Generation,
     ModelSpec,
     ModelStatus,
+    Usage,
 )
+from services.llm.domain.validation import validate
 
 log = logging.getLogger(__name__)
-
-# OpenAI accepts at most 4 stop sequences (Gemini 5); more is refused here rather than by one
-# provider and not the other.
-MAX_STOP_SEQUENCES = 4
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,48 @@ class ModelProxy:
         """
         started = time.perf_counter()
         spec = self.catalog.resolve(request.model)
-        _validate(request)
+        validate(request)
         deadline = None if budget_s is None else time.monotonic() + budget_s
         fallbacks: list[str] = []
+        provider, model, completion = await self._route(spec, request, deadline, fallbacks)
+        usage = completion.usage
+        attempts = 1
+        has_json, value = False, None
+        if request.json_mode or request.json_schema is not None:
+            has_json, value = parse_json_answer(completion.text)
+        if request.json_schema is not None:
+            error = schema_error(request.json_schema, has_json, value)
+            if error is not None:
+                # One repair: the answer and the validation error go back to the model.
+                attempts = 2
+                repair = repair_request(request, completion.text, error)
+                provider, model, completion = await self._route(spec, repair, deadline, fallbacks)
+                usage = _add(usage, completion.usage)
+                has_json, value = parse_json_answer(completion.text)
+                error = schema_error(request.json_schema, has_json, value)
+                if error is not None:
+                    raise ExtractionFailed(
+                        error, provider=provider, model=model, usage=usage, fallbacks=tuple(fallbacks)
+                    )
+        return Generation(
+            text=completion.text,
+            provider=provider,
+            model=model,
+            usage=usage,
+            cost_usd=self.catalog.price(model).cost(usage),
+            finish_reason=completion.finish_reason,
+            fallbacks=tuple(fallbacks),
+            latency_us=int((time.perf_counter() - started) * 1_000_000),
+            tool_calls=completion.tool_calls,
+            json=value,
+            has_json=has_json,
+            attempts=attempts,
+        )
+
+    async def _route(
+        self, spec: ModelSpec, request: GenerateRequest, deadline: float | None, fallbacks: list[str]
+    ) -> tuple[str, str, Completion]:
+        """(provider, model, completion) from the first provider of the plan that answers."""
         retry_hints: list[float] = []
         for provider_name, model in self.plan(spec):
             try:
@@ -100,17 +139,7 @@ class ModelProxy:
                     provider_name, model, request.execution_id, e.reason,
                 )  # fmt: skip
                 continue
-            usage = completion.usage
-            return Generation(
-                text=completion.text,
-                provider=provider.name,
-                model=model,
-                usage=usage,
-                cost_usd=self.catalog.price(model).cost(usage),
-                finish_reason=completion.finish_reason,
-                fallbacks=tuple(fallbacks),
-                latency_us=int((time.perf_counter() - started) * 1_000_000),
-            )
+            return provider.name, model, completion
         raise AllProvidersFailed(tuple(fallbacks), min(retry_hints, default=None))
 
     def plan(self, spec: ModelSpec) -> list[tuple[str, str]]:
@@ -207,10 +236,7 @@ class ModelProxy:
         return delay
 
 
-def _validate(request: GenerateRequest) -> None:
-    if not request.prompt.strip():
-        raise BadRequest("prompt", "must not be empty")
-    if request.temperature is not None and not 0.0 <= request.temperature <= 2.0:
-        raise BadRequest("temperature", "must be between 0 and 2")
-    if len(request.stop) > MAX_STOP_SEQUENCES:
-        raise BadRequest("stop", f"at most {MAX_STOP_SEQUENCES} stop sequences")
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens, a.estimated or b.estimated
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ class Reply:
     delay_s: float = 0.0
     # Gemini only: a google.rpc.RetryInfo delay in the error body, e.g. "0.3s".
     retry_delay: str | None = None
+    # Tool calls as (id, name, arguments); Gemini sends the id only when it is not empty.
+    # OpenAI: arguments given as a string are sent as they are (e.g. malformed JSON).
+    tool_calls: list[tuple[str, str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,17 @@ class FakeOpenAI(FakeProviderServer):
             return _openai_error(401, "Incorrect API key provided.", {})
         if reply.status != 200:
             return _openai_error(reply.status, f"fake error {reply.status}", reply.headers)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if reply.tool_calls:
+            # OpenAI sends a function's arguments as JSON text.
+            message["tool_calls"] = [
+                {
+                    "id": i,
+                    "type": "function",
+                    "function": {"name": n, "arguments": a if isinstance(a, str) else json.dumps(a)},
+                }
+                for i, n, a in reply.tool_calls
+            ]
         answer: dict[str, Any] = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -117,8 +132,8 @@ class FakeOpenAI(FakeProviderServer):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text},
-                    "finish_reason": reply.finish or "stop",
+                    "message": message,
+                    "finish_reason": reply.finish or ("tool_calls" if reply.tool_calls else "stop"),
                 }
             ],
         }
@@ -173,10 +188,16 @@ class FakeGemini(FakeProviderServer):
             return _gemini_error(400, "API key not valid. Please pass a valid API key.", None, {})
         if reply.status != 200:
             return _gemini_error(reply.status, f"fake error {reply.status}", reply.retry_delay, reply.headers)
+        parts: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
+        for i, n, a in reply.tool_calls:
+            call: dict[str, Any] = {"name": n, "args": a}
+            if i:
+                call["id"] = i
+            parts.append({"functionCall": call})
         answer: dict[str, Any] = {
             "candidates": [
                 {
-                    "content": {"role": "model", "parts": [{"text": reply.text}]},
+                    "content": {"role": "model", "parts": parts},
                     "finishReason": reply.finish or "STOP",
                     "index": 0,
                 }

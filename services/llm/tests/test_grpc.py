@@ -182,3 +182,57 @@ def _details(e: grpc.aio.AioRpcError, kind: type[M]) -> list[M]:
             d.Unpack(msg)
             found.append(msg)
     return found
+
+
+async def test_function_calling_round_trip(
+    stub: llm_service_pb2_grpc.LlmServiceStub, openai_server: FakeOpenAI
+) -> None:
+    from google.protobuf import struct_pb2
+
+    params = struct_pb2.Struct()
+    params.update(
+        {"type": "object", "required": ["category"], "properties": {"category": {"type": "string"}}}
+    )
+    openai_server.script(Reply(text="", tool_calls=[("call_7", "get_listings", {"category": "books"})]))
+    r = await stub.Generate(
+        pb.GenerateRequest(
+            model="gpt-4o-mini",
+            prompt="Find books",
+            tools=[pb.Tool(name="get_listings", description="List listings", parameters=params)],
+        ),
+        timeout=10,
+    )
+    assert r.finish_reason == "tool_calls"
+    [call] = r.tool_calls
+    assert (call.id, call.name, dict(call.arguments)) == ("call_7", "get_listings", {"category": "books"})
+    # The result goes back as a tool message.
+    result = struct_pb2.Struct()
+    result.update({"count": 2})
+    openai_server.script(Reply(text="Two books."))
+    r2 = await stub.Generate(
+        pb.GenerateRequest(
+            model="gpt-4o-mini",
+            messages=[
+                pb.Message(role="user", text="Find books"),
+                pb.Message(role="assistant", tool_calls=[call]),
+                pb.Message(role="tool", tool_call_id="call_7", tool_result=result),
+            ],
+            tools=[pb.Tool(name="get_listings", description="List listings", parameters=params)],
+        ),
+        timeout=10,
+    )
+    assert (r2.text, r2.finish_reason, len(r2.tool_calls)) == ("Two books.", "stop", 0)
+    assert openai_server.seen[-1].body["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_7",
+        "content": '{"count":2}',
+    }
+
+
+async def test_bad_tool_is_invalid_argument_naming_the_field(
+    stub: llm_service_pb2_grpc.LlmServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as e:
+        await stub.Generate(pb.GenerateRequest(prompt="x", tools=[pb.Tool(name="no spaces")]), timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "tools[0].name" in (e.value.details() or "")

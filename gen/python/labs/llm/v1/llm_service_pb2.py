@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from labs.api.v1 import routing_pb2 as labs_dot_api_dot_v1_dot_routing__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlabs/llm/v1/llm_service.proto\x12\x0blabs.llm.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19labs/api/v1/routing.proto\"\xbc\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x0e\n\x06system\x18\x03 \x01(\t\x12\x18\n\x0btemperature\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\r\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\tjson_mode\x18\x07 \x01(\x08\x12\x14\n\x0c\x65xecution_id\x18\x08 \x01(\tB\x0e\n\x0c_temperature\"G\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\x12\x11\n\testimated\x18\x03 \x01(\x08\"\xb4\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12!\n\x05usage\x18\x04 \x01(\x0b\x32\x12.labs.llm.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x11\n\tfallbacks\x18\x06 \x03(\t\x12\x15\n\rfinish_reason\x18\x07 \x01(\t\x12\x12\n\nlatency_us\x18\x08 \x01(\r\"\x13\n\x11ListModelsRequest\"w\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\x08\x12\x1c\n\x14input_price_per_mtok\x18\x04 \x01(\x01\x12\x1d\n\x15output_price_per_mtok\x18\x05 \x01(\x01\"O\n\x12ListModelsResponse\x12\"\n\x06models\x18\x01 \x03(\x0b\x32\x12.labs.llm.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xe4\x01\n\nLlmService\x12\x65\n\x08Generate\x12\x1c.labs.llm.v1.GenerateRequest\x1a\x1d.labs.llm.v1.GenerateResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/llm/generate:\x01*\x12\x66\n\nListModels\x12\x1e.labs.llm.v1.ListModelsRequest\x1a\x1f.labs.llm.v1.ListModelsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/llm/models\x1a\x07\x8a\xb5\x18\x03llmb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlabs/llm/v1/llm_service.proto\x12\x0blabs.llm.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19labs/api/v1/routing.proto\"\xc9\x02\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x0e\n\x06system\x18\x03 \x01(\t\x12\x18\n\x0btemperature\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\r\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\tjson_mode\x18\x07 \x01(\x08\x12\x14\n\x0c\x65xecution_id\x18\x08 \x01(\t\x12&\n\x08messages\x18\t \x03(\x0b\x32\x14.labs.llm.v1.Message\x12 \n\x05tools\x18\n \x03(\x0b\x32\x11.labs.llm.v1.Tool\x12\x13\n\x0btool_choice\x18\x0b \x01(\t\x12,\n\x0bjson_schema\x18\x0c \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_temperature\"\x94\x01\n\x07Message\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\ntool_calls\x18\x03 \x03(\x0b\x32\x15.labs.llm.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x04 \x01(\t\x12,\n\x0btool_result\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"V\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"P\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"G\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\x12\x11\n\testimated\x18\x03 \x01(\x08\"\x96\x02\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12!\n\x05usage\x18\x04 \x01(\x0b\x32\x12.labs.llm.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x11\n\tfallbacks\x18\x06 \x03(\t\x12\x15\n\rfinish_reason\x18\x07 \x01(\t\x12\x12\n\nlatency_us\x18\x08 \x01(\r\x12)\n\ntool_calls\x18\t \x03(\x0b\x32\x15.labs.llm.v1.ToolCall\x12$\n\x04json\x18\n \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0f\n\x07\x63\x61ll_id\x18\x0b \x01(\t\"`\n\x16GenerateStreamResponse\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12-\n\x04\x64one\x18\x02 \x01(\x0b\x32\x1d.labs.llm.v1.GenerateResponseH\x00\x42\x07\n\x05\x65vent\"\x13\n\x11ListModelsRequest\"w\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\x08\x12\x1c\n\x14input_price_per_mtok\x18\x04 \x01(\x01\x12\x1d\n\x15output_price_per_mtok\x18\x05 \x01(\x01\"O\n\x12ListModelsResponse\x12\"\n\x06models\x18\x01 \x03(\x0b\x32\x12.labs.llm.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t2\xe0\x02\n\nLlmService\x12\x65\n\x08Generate\x12\x1c.labs.llm.v1.GenerateRequest\x1a\x1d.labs.llm.v1.GenerateResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/llm/generate:\x01*\x12z\n\x0eGenerateStream\x12\x1c.labs.llm.v1.GenerateRequest\x1a#.labs.llm.v1.GenerateStreamResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/api/llm/generate:stream:\x01*0\x01\x12\x66\n\nListModels\x12\x1e.labs.llm.v1.ListModelsRequest\x1a\x1f.labs.llm.v1.ListModelsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/llm/models\x1a\x07\x8a\xb5\x18\x03llmb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,20 +38,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LLMSERVICE']._serialized_options = b'\212\265\030\003llm'
   _globals['_LLMSERVICE'].methods_by_name['Generate']._loaded_options = None
   _globals['_LLMSERVICE'].methods_by_name['Generate']._serialized_options = b'\202\323\344\223\002\026\"\021/api/llm/generate:\001*'
+  _globals['_LLMSERVICE'].methods_by_name['GenerateStream']._loaded_options = None
+  _globals['_LLMSERVICE'].methods_by_name['GenerateStream']._serialized_options = b'\202\323\344\223\002\035\"\030/api/llm/generate:stream:\001*'
   _globals['_LLMSERVICE'].methods_by_name['ListModels']._loaded_options = None
   _globals['_LLMSERVICE'].methods_by_name['ListModels']._serialized_options = b'\202\323\344\223\002\021\022\017/api/llm/models'
-  _globals['_GENERATEREQUEST']._serialized_start=104
-  _globals['_GENERATEREQUEST']._serialized_end=292
-  _globals['_USAGE']._serialized_start=294
-  _globals['_USAGE']._serialized_end=365
-  _globals['_GENERATERESPONSE']._serialized_start=368
-  _globals['_GENERATERESPONSE']._serialized_end=548
-  _globals['_LISTMODELSREQUEST']._serialized_start=550
-  _globals['_LISTMODELSREQUEST']._serialized_end=569
-  _globals['_MODEL']._serialized_start=571
-  _globals['_MODEL']._serialized_end=690
-  _globals['_LISTMODELSRESPONSE']._serialized_start=692
-  _globals['_LISTMODELSRESPONSE']._serialized_end=771
-  _globals['_LLMSERVICE']._serialized_start=774
-  _globals['_LLMSERVICE']._serialized_end=1002
+  _globals['_GENERATEREQUEST']._serialized_start=134
+  _globals['_GENERATEREQUEST']._serialized_end=463
+  _globals['_MESSAGE']._serialized_start=466
+  _globals['_MESSAGE']._serialized_end=614
+  _globals['_TOOL']._serialized_start=616
+  _globals['_TOOL']._serialized_end=702
+  _globals['_TOOLCALL']._serialized_start=704
+  _globals['_TOOLCALL']._serialized_end=784
+  _globals['_USAGE']._serialized_start=786
+  _globals['_USAGE']._serialized_end=857
+  _globals['_GENERATERESPONSE']._serialized_start=860
+  _globals['_GENERATERESPONSE']._serialized_end=1138
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1140
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1236
+  _globals['_LISTMODELSREQUEST']._serialized_start=1238
+  _globals['_LISTMODELSREQUEST']._serialized_end=1257
+  _globals['_MODEL']._serialized_start=1259
+  _globals['_MODEL']._serialized_end=1378
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1380
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1459
+  _globals['_LLMSERVICE']._serialized_start=1462
+  _globals['_LLMSERVICE']._serialized_end=1814
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class LlmServiceStub:
                 request_serializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateResponse.FromString,
                 _registered_method=True)
+        self.GenerateStream = channel.unary_stream(
+                '/labs.llm.v1.LlmService/GenerateStream',
+                request_serializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateStreamResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/labs.llm.v1.LlmService/ListModels',
                 request_serializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.ListModelsRequest.SerializeToString,
@@ -53,6 +58,19 @@ class LlmServiceServicer:
 
     def Generate(self, request, context):
         """Generate an answer (unary).
+        GenerateStream takes the same request.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateStream(self, request, context):
+        """Generate an answer as a stream: text chunks, then one final message with usage and cost.
+        It takes the same request as Generate. Fallback to another provider is only possible
+        before the first chunk.
+        buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +90,11 @@ def add_LlmServiceServicer_to_server(servicer, server):
                     servicer.Generate,
                     request_deserializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.FromString,
                     response_serializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateResponse.SerializeToString,
+            ),
+            'GenerateStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.GenerateStream,
+                    request_deserializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.FromString,
+                    response_serializer=labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateStreamResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -107,6 +130,33 @@ class LlmService:
             '/labs.llm.v1.LlmService/Generate',
             labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.SerializeToString,
             labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/labs.llm.v1.LlmService/GenerateStream',
+            labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateRequest.SerializeToString,
+            labs_dot_llm_dot_v1_dot_llm__service__pb2.GenerateStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
