@@ -38,6 +38,19 @@ class Settings(CommonSettings):
     forwarded_headers: tuple[str, ...] = FORWARDED_HEADERS
     # Log every HTTP request (aiohttp access log); off by default, it costs throughput.
     access_log: bool = False
+    # Local development only: serve everyone as admin, without keys (logged loudly at start).
+    labs_auth_disabled: bool = False
+    # "name:role:key,..." — hashed at load; and/or a JSON or TOML file of {name, role, sha256}.
+    labs_api_keys: str = ""
+    labs_api_keys_file: str = ""
+    # Token bucket per key, by role: "role=rate/burst" (requests per second; rate 0: unlimited).
+    rate_limits: str = "viewer=20/40,operator=20/40,admin=50/100"
+    # Origins allowed to call from a browser, comma-separated ("*": any); empty: CORS closed.
+    cors_allowed_origins: str = ""
+
+    def cors_origins(self) -> tuple[str, ...]:
+        """The allowed CORS origins."""
+        return tuple(o.strip() for o in self.cors_allowed_origins.split(",") if o.strip())
 
     def backend_addresses(self) -> dict[str, str]:
         """Backend name (as in `(labs.api.v1.backend)`) -> host:port."""

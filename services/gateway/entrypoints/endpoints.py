@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from google.protobuf.descriptor import Descriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.gateway.adapters.backends import Backends
+from services.gateway.security.policy import MethodPolicy, policy_of
 from services.gateway.transcoding.binding import RequestBinder
 from services.gateway.transcoding.path_template import PathRouter
 from services.gateway.transcoding.rendering import ResponseRenderer
 from services.gateway.transcoding.routes import Route
+from services.gateway.transcoding.validation import Validator
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,12 @@ class Endpoint:
     backend: str
     address: str
     streaming: bool
+    policy: MethodPolicy
+    validator: Validator
+    # The item's field that carries its stream sequence (SSE `id:`), if it has one.
+    sequence_field: str
+    # The request field Last-Event-ID resumes from, if it has one.
+    resume_field: str
 
     @classmethod
     def build(cls, route: Route, backends: Backends) -> Endpoint:
@@ -50,7 +58,29 @@ class Endpoint:
             backend=route.backend,
             address=backends.address(route.backend),
             streaming=route.server_streaming,
+            policy=policy_of(route.method),
+            validator=Validator(cast(Descriptor, req.DESCRIPTOR)),
+            sequence_field=_first_field(resp.DESCRIPTOR, _SEQUENCE_FIELDS),
+            resume_field=_first_field(req.DESCRIPTOR, _RESUME_FIELDS),
         )
+
+
+_SEQUENCE_FIELDS = ("sequence", "seq", "stream_sequence")
+_RESUME_FIELDS = ("after_sequence", "from_sequence", "start_sequence")
+_INTEGERS = {
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_INT32,
+}
+
+
+def _first_field(desc: Any, names: tuple[str, ...]) -> str:
+    for name in names:
+        fd = desc.fields_by_name.get(name)
+        if fd is not None and fd.type in _INTEGERS and not fd.is_repeated:
+            return str(name)
+    return ""
 
 
 def build_router(routes: Sequence[Route], backends: Backends) -> PathRouter[Endpoint]:

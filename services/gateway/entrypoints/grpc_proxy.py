@@ -12,11 +12,16 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn
 
 import grpc
+from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from services.gateway.adapters.backends import Backends
+from services.gateway.security.guard import INTERNAL_PREFIX, Guard
+from services.gateway.security.policy import policy_of
 from services.gateway.transcoding import errors
 from services.gateway.transcoding.routes import backend_of, grpc_path
+from services.gateway.transcoding.validation import Validator
 
 Metadata = list[tuple[str, Any]]
 _DROPPED = frozenset({"user-agent", "te", "content-type", "host", "connection"})
@@ -27,7 +32,15 @@ _NO_DEADLINE_S = 10**8
 class _Forwarder:
     """Forwarding of the calls of one method to one backend."""
 
-    def __init__(self, method: MethodDescriptor, backends: Backends, default_timeout: float) -> None:
+    def __init__(
+        self, method: MethodDescriptor, backends: Backends, default_timeout: float, guard: Guard
+    ) -> None:
+        self.guard = guard
+        self.policy = policy_of(method)
+        self.request_class = message_factory.GetMessageClass(method.input_type)
+        self.validator = Validator(method.input_type)
+        # The request is parsed only when its content matters (content rules or field rules).
+        self.inspect = not method.client_streaming and (bool(self.policy.rules) or self.validator.active)
         self.backend = backend_of(method)
         self.address = backends.address(self.backend)
         self.default_timeout = default_timeout
@@ -47,18 +60,39 @@ class _Forwarder:
             return self.default_timeout
         return max(0.001, float(remaining))
 
-    @staticmethod
-    def metadata(context: grpc.aio.ServicerContext) -> Metadata:
-        """The caller's metadata minus transport headers, with an x-request-id."""
+    async def admit(self, context: grpc.aio.ServicerContext, request: bytes | None) -> Metadata:
+        """Authenticate, authorize and validate the call; its metadata for the backend."""
         md: Metadata = []
         has_id = False
+        authorization: str | None = None
+        guarded = self.guard.enabled
         for key, value in context.invocation_metadata() or ():
-            if key.startswith((":", "grpc-")) or key in _DROPPED:
-                continue
+            if key.startswith((":", "grpc-", INTERNAL_PREFIX)) or key in _DROPPED:
+                continue  # x-labs-* is the gateway's to set, never the caller's
+            if key == "authorization":
+                authorization = value if isinstance(value, str) else None
+                if guarded:
+                    continue  # the key stays at the edge
             has_id = has_id or key == "x-request-id"
             md.append((key, value))
         if not has_id:
             md.append(("x-request-id", os.urandom(16).hex()))
+        try:
+            principal = self.guard.authenticate(self.policy, authorization)
+            msg: Message | None = None
+            if request is not None and self.inspect:
+                try:
+                    msg = self.request_class.FromString(request)
+                except DecodeError as e:
+                    raise errors.invalid_body(
+                        f"cannot parse {self.request_class.DESCRIPTOR.full_name}: {e}"
+                    ) from None
+            self.guard.authorize(self.policy, principal, msg)
+            if msg is not None:
+                self.validator.validate(msg)
+        except errors.GatewayError as e:
+            await abort_with(context, e)
+        md.extend(self.guard.metadata(principal))
         return md
 
     async def abort(self, context: grpc.aio.ServicerContext, err: grpc.aio.AioRpcError) -> NoReturn:
@@ -86,7 +120,8 @@ class _Forwarder:
 
     async def unary_unary(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         """Forward a unary call."""
-        call = self.call(request, timeout=self.timeout(context), metadata=self.metadata(context))
+        md = await self.admit(context, request)
+        call = self.call(request, timeout=self.timeout(context), metadata=md)
         try:
             reply: bytes = await call
         except grpc.aio.AioRpcError as e:
@@ -97,13 +132,15 @@ class _Forwarder:
 
     async def unary_stream(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         """Forward a server-streaming call."""
-        call = self.call(request, timeout=self.timeout(context), metadata=self.metadata(context))
+        md = await self.admit(context, request)
+        call = self.call(request, timeout=self.timeout(context), metadata=md)
         async for item in self._relay_stream(call, context):
             yield item
 
     async def stream_unary(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
         """Forward a client-streaming call."""
-        call = self.call(requests, timeout=self.timeout(context), metadata=self.metadata(context))
+        md = await self.admit(context, None)
+        call = self.call(requests, timeout=self.timeout(context), metadata=md)
         try:
             reply: bytes = await call
         except grpc.aio.AioRpcError as e:
@@ -116,7 +153,8 @@ class _Forwarder:
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         """Forward a bidirectional call."""
-        call = self.call(requests, timeout=self.timeout(context), metadata=self.metadata(context))
+        md = await self.admit(context, None)
+        call = self.call(requests, timeout=self.timeout(context), metadata=md)
         async for item in self._relay_stream(call, context):
             yield item
 
@@ -140,12 +178,22 @@ class _Forwarder:
         return grpc.unary_unary_rpc_method_handler(self.unary_unary)
 
 
+async def abort_with(context: grpc.aio.ServicerContext, e: errors.GatewayError) -> NoReturn:
+    """End the caller's RPC with a gateway error: code, message, typed details, and its headers."""
+    trailing: list[tuple[str, str | bytes]] = [(errors.STATUS_DETAILS_KEY, e.to_status().SerializeToString())]
+    trailing += [(k.lower(), v) for k, v in e.headers.items()]
+    await context.abort(e.code, e.message, tuple(trailing))
+    raise AssertionError("unreachable")
+
+
 def proxy_handlers(
-    services: Sequence[ServiceDescriptor], backends: Backends, default_timeout: float
+    services: Sequence[ServiceDescriptor], backends: Backends, default_timeout: float, guard: Guard
 ) -> list[grpc.GenericRpcHandler]:
     """One generic handler per public service, forwarding each of its methods."""
     handlers = []
     for service in services:
-        methods = {m.name: _Forwarder(m, backends, default_timeout).handler(m) for m in service.methods}
+        methods = {
+            m.name: _Forwarder(m, backends, default_timeout, guard).handler(m) for m in service.methods
+        }
         handlers.append(grpc.method_handlers_generic_handler(service.full_name, methods))
     return handlers

@@ -18,6 +18,7 @@ from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from services.gateway.config import Settings
 from services.gateway.entrypoints.endpoints import Endpoint
+from services.gateway.security.guard import INTERNAL_PREFIX, Guard
 from services.gateway.transcoding import errors
 from services.gateway.transcoding.path_template import PathRouter
 from services.gateway.transcoding.rendering import dumps
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
 NDJSON_TYPE = "application/x-ndjson"
+SSE_TYPE = "text/event-stream"
 REQUEST_ID = "x-request-id"
 _NO_QUERY: MultiMapping[str] = MultiDictProxy(MultiDict())
 _GRPC_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
@@ -34,12 +36,28 @@ _GRPC_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "
 class HttpTranscoder:
     """The request handler: HTTP/JSON in, a unary gRPC call to the backend, HTTP/JSON out."""
 
-    def __init__(self, router: PathRouter[Endpoint], settings: Settings) -> None:
+    def __init__(
+        self,
+        router: PathRouter[Endpoint],
+        settings: Settings,
+        guard: Guard,
+        documents: dict[str, tuple[str, bytes]] | None = None,
+    ) -> None:
         self._router = router
+        self._guard = guard
         self._limit = settings.body_limit_bytes
         self._default_timeout = settings.forward_timeout_s
         self._max_timeout = settings.max_forward_timeout_s
-        self._forwarded = tuple(h.lower() for h in settings.forwarded_headers if h.lower() != REQUEST_ID)
+        # The key stays at the edge when the gateway checks it; backends learn x-labs-actor.
+        skip = {REQUEST_ID, "authorization"} if guard.enabled else {REQUEST_ID}
+        self._forwarded = tuple(
+            h.lower()
+            for h in settings.forwarded_headers
+            if h.lower() not in skip and not h.lower().startswith(INTERNAL_PREFIX)
+        )
+        # Static documents (path -> content type, body): /openapi.json and /docs.
+        self._documents = documents or {}
+        self._cors = Cors(settings.cors_origins())
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Serve one request; every failure is a google.rpc.Status JSON body."""
@@ -52,15 +70,25 @@ class HttpTranscoder:
             path = path[:q]
             query = request.query
         endpoint: Endpoint | None = None
+        origin = headers.get("origin")
+        if origin is not None and self._cors.enabled:
+            return await self._with_cors(request, origin, rid)
+        doc = self._documents.get(path)
+        if doc is not None and request.method in ("GET", "HEAD"):
+            return web.Response(body=doc[1], headers={"Content-Type": doc[0], "X-Request-Id": rid})
         try:
             if not _valid_metadata(rid):
                 rid = os.urandom(16).hex()
                 raise errors.invalid_header("X-Request-Id", "expected printable ASCII")
             endpoint, segments = self._router.match(request.method, path)
+            guard = self._guard
+            principal = guard.authenticate(endpoint.policy, headers.get("authorization"))
             body = await self._read_body(request) if endpoint.binder.reads_body else b""
             msg = endpoint.binder.bind(segments, query, body)
+            guard.authorize(endpoint.policy, principal, msg)
+            endpoint.validator.validate(msg)
             timeout = self._timeout(headers)
-            metadata = [(REQUEST_ID, rid)]
+            metadata = [(REQUEST_ID, rid), *guard.metadata(principal)]
             for name in self._forwarded:
                 value = headers.get(name)
                 if value is not None:
@@ -68,6 +96,8 @@ class HttpTranscoder:
                         raise errors.invalid_header(name, "expected printable ASCII")
                     metadata.append((name, value))
             if endpoint.streaming:
+                if SSE_TYPE in headers.get("accept", ""):
+                    return await self._sse(request, endpoint, msg, timeout, metadata, rid)
                 return await self._stream(request, endpoint, msg, timeout, metadata, rid)
             reply = await endpoint.call(msg, timeout=timeout, metadata=metadata)
             return _response(200, endpoint.renderer.render(reply), rid)
@@ -147,6 +177,115 @@ class HttpTranscoder:
             await response.prepare(request)
         await response.write_eof()
         return response
+
+    async def _with_cors(self, request: web.BaseRequest, origin: str, rid: str) -> web.StreamResponse:
+        """A cross-origin request: a preflight answered here, others with the CORS headers added."""
+        allowed = self._cors.allows(origin)
+        if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+            if not allowed:
+                st = errors.GatewayError(
+                    grpc.StatusCode.PERMISSION_DENIED, f"origin {origin} is not allowed"
+                ).to_status()
+                return _response(403, errors.status_json(st), rid)
+            resp = web.Response(status=204, headers={"X-Request-Id": rid})
+            resp.headers.update(self._cors.preflight_headers(origin))
+            return resp
+        out = await self.handle_same_origin(request, rid)
+        if allowed:
+            out.headers.update(self._cors.response_headers(origin))
+        return out
+
+    async def handle_same_origin(self, request: web.BaseRequest, rid: str) -> web.StreamResponse:
+        """Serve a request as if it had no Origin header."""
+        clone = request.clone(headers={k: v for k, v in request.headers.items() if k.lower() != "origin"})
+        return await self.handle(clone)
+
+    async def _sse(
+        self,
+        request: web.BaseRequest,
+        endpoint: Endpoint,
+        msg: Any,
+        timeout: float,
+        metadata: list[tuple[str, str]],
+        rid: str,
+    ) -> web.StreamResponse:
+        """A server-streaming RPC as server-sent events; `id:` is the item's sequence if it has one."""
+        last = request.headers.get("last-event-id")
+        if last and endpoint.resume_field:
+            if not last.isdigit():
+                raise errors.invalid_header("Last-Event-ID", f"expected a sequence number, got {last!r}")
+            field = endpoint.resume_field
+            setattr(msg, field, int(last) + (0 if field == "after_sequence" else 1))
+        call = endpoint.call(msg, timeout=timeout, metadata=metadata)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": SSE_TYPE,
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                "X-Request-Id": rid,
+            }
+        )
+        seq_field = endpoint.sequence_field
+        try:
+            async for item in call:
+                if not response.prepared:
+                    await response.prepare(request)
+                head = f"id: {getattr(item, seq_field)}\n".encode() if seq_field else b""
+                data = dumps(endpoint.renderer.to_obj(item))
+                await response.write(head + b"event: result\ndata: " + data + b"\n\n")
+        except grpc.aio.AioRpcError as e:
+            if not response.prepared:
+                raise
+            st = errors.backend_status(e, endpoint.backend, endpoint.address)
+            await response.write(b"event: error\ndata: " + dumps(errors.status_obj(st)) + b"\n\n")
+        except ConnectionResetError:
+            call.cancel()
+            return response
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write(b"event: end\ndata: {}\n\n")
+        await response.write_eof()
+        return response
+
+
+class Cors:
+    """Cross-origin access: closed unless origins are configured ("*" allows any)."""
+
+    __slots__ = ("_any", "_origins")
+    METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    HEADERS = "Authorization, Content-Type, X-Request-Id, X-Request-Timeout, Grpc-Timeout, Last-Event-ID"
+    EXPOSED = "X-Request-Id, Retry-After, WWW-Authenticate"
+
+    def __init__(self, origins: tuple[str, ...]) -> None:
+        self._origins = frozenset(o.rstrip("/") for o in origins if o != "*")
+        self._any = "*" in origins
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any origin is allowed."""
+        return self._any or bool(self._origins)
+
+    def allows(self, origin: str) -> bool:
+        """Whether this origin may call."""
+        return self._any or origin in self._origins
+
+    def response_headers(self, origin: str) -> dict[str, str]:
+        """Headers of an allowed cross-origin response."""
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": self.EXPOSED,
+            "Vary": "Origin",
+        }
+
+    def preflight_headers(self, origin: str) -> dict[str, str]:
+        """Headers of an allowed preflight."""
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": self.METHODS,
+            "Access-Control-Allow-Headers": self.HEADERS,
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        }
 
 
 def _response(status: int, body: bytes, rid: str) -> web.Response:

@@ -30,6 +30,7 @@ def gateway_settings(backend_addr: str, **overrides: object) -> Settings:
         "bind_host": "127.0.0.1",
         "forward_timeout_s": 5.0,
         "shutdown_grace_s": 0.5,
+        "labs_auth_disabled": True,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -28,9 +28,9 @@ async def channel(gateway: Gateway) -> AsyncIterator[grpc.aio.Channel]:
 
 async def test_unary_passthrough(channel: grpc.aio.Channel, backend: Backend) -> None:
     stub = pb_grpc.AgentServiceStub(channel)
-    reply = await stub.Execute(pb.ExecuteRequest(type="MARKET", request_id="g-1"), timeout=5)
+    reply = await stub.Execute(pb.ExecuteRequest(type="MARKET", action="a", request_id="g-1"), timeout=5)
     assert reply == pb.ExecuteResponse(execution_id="exec-market", task_id="g-1", status=pb.QUEUED)
-    assert backend.rec.last.request == pb.ExecuteRequest(type="MARKET", request_id="g-1")
+    assert backend.rec.last.request == pb.ExecuteRequest(type="MARKET", action="a", request_id="g-1")
 
 
 async def test_metadata_goes_both_ways(channel: grpc.aio.Channel, backend: Backend) -> None:

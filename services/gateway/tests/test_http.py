@@ -67,7 +67,7 @@ async def test_execute_binds_camel_case_body(http: aiohttp.ClientSession, backen
 
 
 async def test_execute_binds_snake_case_body(http: aiohttp.ClientSession, backend: Backend) -> None:
-    body = {"type": "CONTENT", "request_id": "r-2", "timeout_ms": "600", "max_cost_usd": 1}
+    body = {"type": "CONTENT", "action": "a", "request_id": "r-2", "timeout_ms": "600", "max_cost_usd": 1}
     status, out, _ = await call(http, "POST", "/api/agents/execute", json=body)
     assert status == 200, out
     req = backend.rec.last.request
@@ -76,10 +76,13 @@ async def test_execute_binds_snake_case_body(http: aiohttp.ClientSession, backen
 
 
 async def test_empty_body_is_an_empty_message(http: aiohttp.ClientSession, backend: Backend) -> None:
+    # An empty body binds to the empty message, which the protos' field rules then refuse.
+    before = backend.rec.calls
     status, out, _ = await call(http, "POST", "/api/agents/execute")
-    assert status == 200
-    assert out["status"] == "QUEUED"
-    assert backend.rec.last.request == pb.ExecuteRequest()
+    assert status == 400
+    fields = [v["field"] for v in out["details"][0]["fieldViolations"]]
+    assert fields == ["type", "action"]
+    assert backend.rec.calls == before
 
 
 async def test_malformed_json_is_400_naming_the_position(http: aiohttp.ClientSession) -> None:
@@ -421,7 +424,9 @@ async def test_every_backend_down_gateway_still_answers(backend: Backend) -> Non
         Gateway(settings, http_port=0, grpc_port=0) as gw,
         aiohttp.ClientSession(base_url=f"http://127.0.0.1:{gw.http_port}") as http,
     ):
-        status, out, _ = await call(http, "POST", "/api/agents/execute", json={"type": "MARKET"})
+        status, out, _ = await call(
+            http, "POST", "/api/agents/execute", json={"type": "MARKET", "action": "a"}
+        )
         assert status == 503
         assert "backend runtime" in out["message"]
         status, _, _ = await call(http, "GET", "/api/nope")

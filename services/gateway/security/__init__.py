@@ -1,0 +1,1 @@
+"""Identity, permissions and rate limits at the edge."""
