@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import nats
 from labs.events.v1 import envelope_pb2
@@ -184,6 +185,12 @@ class EventLog:
             out.append(stored)
             seq = stored.sequence + 1
         return out
+
+    async def sequence_at(self, when: datetime) -> int | None:
+        """The first sequence appended at or after `when` (the log's own clock), or None."""
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        msg = await self._direct_get({"start_time": stamp})
+        return None if msg is None else int((msg.headers or {})["Nats-Sequence"])
 
     async def last_sequence(self) -> int:
         """The stream's last sequence (0 when empty)."""
