@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from labs_core import errors
+from labs_core import errors, tracing
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,11 @@ class GrpcServer:
 
     def __init__(self, bind: str, service_names: Iterable[str], *, grace_s: float = 5.0) -> None:
         self.server = grpc.aio.server(
+            interceptors=tracing.server_interceptors(),
             options=[
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -141,6 +142,7 @@ def channel(addr: str) -> grpc.aio.Channel:
     """An insecure aio channel to a peer service on loopback or a private network."""
     return grpc.aio.insecure_channel(
         addr,
+        interceptors=tracing.client_interceptors(),
         options=[
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.enable_retries", 1),

@@ -37,6 +37,8 @@ class Launched:
     addrs: dict[str, str]
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     seen: list[str] = field(default_factory=list)
+    #: The variables given to the launcher on top of the inherited environment.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def http(self) -> str:
@@ -97,7 +99,7 @@ def launch(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    run = Launched(proc, data_dir, ports[2], addrs)
+    run = Launched(proc, data_dir, ports[2], addrs, env=dict(env or {}))
     assert proc.stdout is not None
     threading.Thread(target=_pump, args=(proc.stdout, run.lines), daemon=True).start()
     try:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 
-import uvloop
-
-from labs_core.grpcutil import install_signal_handlers
+from labs_core.entry import run_service
 from services.runtime.bootstrap import serve
 from services.runtime.config import Settings
 
 
-async def _main() -> None:
-    overrides = {"runtime_role": sys.argv[1]} if len(sys.argv) > 1 else {}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s runtime %(levelname)s %(name)s: %(message)s"
-    )
-    stop = asyncio.Event()
-    install_signal_handlers(stop)
-    await serve(settings, stop)
+def main() -> None:
+    """Entry point; an optional argument picks the role (`worker` for an extra worker)."""
+    role = sys.argv[1] if len(sys.argv) > 1 else ""
+    run_service("runtime", lambda: Settings(runtime_role=role) if role else Settings(), serve)
 
 
 if __name__ == "__main__":
-    uvloop.run(_main())
+    main()

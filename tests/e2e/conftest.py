@@ -26,6 +26,9 @@ def stack(nats_url: str, database_url: str) -> Iterator[Launched]:
         "METRICS_SCHEMA": f"metrics_{tag}",
         "CATALOGUE_SIZE": "400",
         "LOG_LEVEL": "WARNING",
+        # Every service writes its spans here ({service} is replaced), flushed every 100 ms.
+        "OTEL_TRACES_FILE": str(Path(tempfile.gettempdir()) / f"labs-e2e-{tag}" / "spans-{service}.jsonl"),
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     with tempfile.TemporaryDirectory(prefix="labs-e2e-") as d, launch(Path(d) / "data", env) as run:
         yield run

@@ -8,6 +8,7 @@ import grpc
 from labs.agents.v1 import agent_service_pb2 as pb
 from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 
+from labs_core import tracing
 from labs_core.errors import InvalidArgument, LabsError
 from labs_core.grpcutil import abort_with, bad_request, domain_errors, status_code_for
 from services.runtime.entrypoints import audit_mapper, mapper
@@ -40,7 +41,8 @@ class RuntimeAgentService(pb_grpc.AgentServiceServicer):
     async def Execute(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExecuteResponse:
-        cmd = mapper.execute_command(request, actor_of(context), _meta(context, "traceparent"))
+        traceparent = tracing.current_traceparent() or _meta(context, "traceparent")
+        cmd = mapper.execute_command(request, actor_of(context), traceparent)
         accepted = await self.commands.execute(cmd)
         return pb.ExecuteResponse(
             execution_id=accepted.execution_id,

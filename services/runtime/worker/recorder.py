@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labs_core import tracing
 from labs_core.errors import ConcurrencyConflict
 from labs_core.eventlog import EventLog, new_event
 from services.runtime.domain.state import ExecutionState, fold
@@ -25,8 +26,10 @@ class Recorder:
 
     async def append(self, msg_id: str, **payload: Any) -> int:
         """Append one event of the execution; returns its sequence."""
+        # The current span (this attempt's, or a tool call's) when tracing is on.
+        traceparent = tracing.current_traceparent() or self.traceparent
         ev = new_event(
-            "execution", self.state.execution_id, actor=self.actor, traceparent=self.traceparent, **payload
+            "execution", self.state.execution_id, actor=self.actor, traceparent=traceparent, **payload
         )
         r = await self.log.append(
             ev, msg_id=f"{self.state.execution_id}:{msg_id}", expected_sequence=self.state.last_sequence

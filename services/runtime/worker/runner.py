@@ -12,6 +12,7 @@ from typing import Any
 
 from labs.events.v1 import execution_pb2
 
+from labs_core import tracing
 from labs_core.errors import ConcurrencyConflict
 from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.structs import dict_to_struct
@@ -96,11 +97,15 @@ class Runner:
         """Run the execution's next attempt (or finish it if there is nothing left to run)."""
         state = await self.load(execution_id, requested, first_delivery)
         rec = Recorder(self.log, state, actor=f"worker:{self.worker_id}", traceparent=_traceparent(requested))
-        for _ in range(5):  # a conflict means somebody else wrote: re-read and decide again
-            try:
-                return await self._decide_and_run(rec)
-            except ConcurrencyConflict:
-                await rec.refresh()
+        # The attempt continues the trace of the request, carried across NATS in the event.
+        with tracing.continue_from(
+            rec.traceparent, f"execute {state.agent_type}.{state.action}", execution_id=execution_id
+        ):
+            for _ in range(5):  # a conflict means somebody else wrote: re-read and decide again
+                try:
+                    return await self._decide_and_run(rec)
+                except ConcurrencyConflict:
+                    await rec.refresh()
         raise RuntimeError(f"execution {execution_id}: too many concurrent writes")
 
     async def _decide_and_run(self, rec: Recorder) -> Decision:
