@@ -33,8 +33,8 @@ class Endpoint:
     streaming: bool
     policy: MethodPolicy
     validator: Validator
-    # The item's field that carries its stream sequence (SSE `id:`), if it has one.
-    sequence_field: str
+    # The field path to the item's stream sequence (SSE `id:`), if it has one.
+    sequence_path: tuple[str, ...]
     # The request field Last-Event-ID resumes from, if it has one.
     resume_field: str
 
@@ -60,7 +60,7 @@ class Endpoint:
             streaming=route.server_streaming,
             policy=policy_of(route.method),
             validator=Validator(cast(Descriptor, req.DESCRIPTOR)),
-            sequence_field=_first_field(resp.DESCRIPTOR, _SEQUENCE_FIELDS),
+            sequence_path=_sequence_path(resp.DESCRIPTOR, route.response_body),
             resume_field=_first_field(req.DESCRIPTOR, _RESUME_FIELDS),
         )
 
@@ -81,6 +81,28 @@ def _first_field(desc: Any, names: tuple[str, ...]) -> str:
         if fd is not None and fd.type in _INTEGERS and not fd.is_repeated:
             return str(name)
     return ""
+
+
+def _sequence_path(desc: Any, response_body: str) -> tuple[str, ...]:
+    """The item's own sequence field, else one in its (response_body) message fields."""
+    own = _first_field(desc, _SEQUENCE_FIELDS)
+    if own:
+        return (own,)
+    candidates = [desc.fields_by_name[response_body]] if response_body and response_body != "*" else []
+    candidates += [fd for fd in desc.fields if fd.message_type is not None and not fd.is_repeated]
+    for fd in candidates:
+        if fd.message_type is not None:
+            inner = _first_field(fd.message_type, _SEQUENCE_FIELDS)
+            if inner:
+                return (fd.name, inner)
+    return ()
+
+
+def sequence_of(item: Any, path: tuple[str, ...]) -> int:
+    """The value at a field path."""
+    for name in path:
+        item = getattr(item, name)
+    return int(item)
 
 
 def build_router(routes: Sequence[Route], backends: Backends) -> PathRouter[Endpoint]:

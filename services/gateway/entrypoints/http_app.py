@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from services.gateway.config import Settings
-from services.gateway.entrypoints.endpoints import Endpoint
+from services.gateway.entrypoints.endpoints import Endpoint, sequence_of
 from services.gateway.security.guard import INTERNAL_PREFIX, Guard
 from services.gateway.transcoding import errors
 from services.gateway.transcoding.path_template import PathRouter
@@ -225,12 +225,12 @@ class HttpTranscoder:
                 "X-Request-Id": rid,
             }
         )
-        seq_field = endpoint.sequence_field
+        seq_path = endpoint.sequence_path
         try:
             async for item in call:
                 if not response.prepared:
                     await response.prepare(request)
-                head = f"id: {getattr(item, seq_field)}\n".encode() if seq_field else b""
+                head = f"id: {sequence_of(item, seq_path)}\n".encode() if seq_path else b""
                 data = dumps(endpoint.renderer.to_obj(item))
                 await response.write(head + b"event: result\ndata: " + data + b"\n\n")
         except grpc.aio.AioRpcError as e:

@@ -34,6 +34,8 @@ _RULES: Any = routing_pb2.permission_rules
 
 def granted(role: str, permission: str) -> bool:
     """Whether a role has a permission."""
+    if permission == PUBLIC:
+        return True
     perms = ROLE_PERMISSIONS.get(role, frozenset())
     return permission in perms or "*" in perms
 
