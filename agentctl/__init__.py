@@ -1,0 +1,1 @@
+"""agentctl: the command-line client of Labs Agent Runtime (gRPC to the gateway)."""
