@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from labs_core import errors, tracing
+from labs_core import errors, telemetry, tracing
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class GrpcServer:
 
     def __init__(self, bind: str, service_names: Iterable[str], *, grace_s: float = 5.0) -> None:
         self.server = grpc.aio.server(
-            interceptors=tracing.server_interceptors(),
+            interceptors=[*tracing.server_interceptors(), *telemetry.server_interceptors()],
             options=[
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from labs_core import telemetry
 from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.migrations import check_schema_name, migrate
 
@@ -110,6 +111,7 @@ class Projector:
             await asyncio.sleep(self.standby_poll_s)
         self.active = True
         await self._set_checkpoint(await self._read_checkpoint(conn))
+        telemetry.track_projector(self)
         log.info("projection %s active from sequence %d", self.projection.name, self.checkpoint + 1)
         async for batch in self.log.subscribe(
             self.projection.subjects, self.checkpoint + 1, batch_size=self.batch_size
@@ -132,10 +134,12 @@ class Projector:
                 last,
             )
         await self._set_checkpoint(last)
+        telemetry.batch_applied(self, fresh)
 
     async def _set_checkpoint(self, seq: int) -> None:
         if seq > self.checkpoint:
             self.checkpoint = seq
+            telemetry.checkpoint_moved(self, seq)
             async with self._advanced:
                 self._advanced.notify_all()
 

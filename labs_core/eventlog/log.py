@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import APIError, NotFoundError
 
+from labs_core import telemetry
 from labs_core.errors import ConcurrencyConflict, EventLogUnavailable
 from labs_core.eventlog import headers as h
 from labs_core.eventlog.codec import aggregate_filter, subject_for
@@ -118,23 +120,29 @@ class EventLog:
             hdrs[h.EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT] = aggregate_filter(
                 self.prefix, event.aggregate_type, event.aggregate_id
             )
+        t0 = time.perf_counter()
         try:
             msg = await self.nc.request(
                 subject, event.SerializeToString(), timeout=timeout, headers=hdrs or None
             )
         except (NatsTimeout, NoRespondersError, nats.errors.ConnectionClosedError) as e:
+            telemetry.observe_append(event, time.perf_counter() - t0, "unavailable")
             raise EventLogUnavailable(f"append to {subject} failed: {e!r}") from e
         ack = json.loads(msg.data)
         err = ack.get("error")
         if err:
             if err.get("err_code") == h.ERR_WRONG_LAST_SEQUENCE:
+                telemetry.observe_append(event, time.perf_counter() - t0, "conflict")
                 raise ConcurrencyConflict(
                     f"{event.aggregate_type}/{event.aggregate_id}",
                     expected_sequence or 0,
                     err.get("description", ""),
                 )
+            telemetry.observe_append(event, time.perf_counter() - t0, "unavailable")
             raise EventLogUnavailable(f"append to {subject} refused: {err}")
-        return AppendResult(sequence=int(ack["seq"]), duplicate=bool(ack.get("duplicate")))
+        duplicate = bool(ack.get("duplicate"))
+        telemetry.observe_append(event, time.perf_counter() - t0, "duplicate" if duplicate else "ok")
+        return AppendResult(sequence=int(ack["seq"]), duplicate=duplicate)
 
     async def _direct_get(self, payload: dict[str, object]) -> Msg | None:
         try:
