@@ -18,7 +18,9 @@ from services.tools.adapters.listing_read_model import ListingReadModel
 from services.tools.config import Settings
 from services.tools.domain.registry import Registry
 from services.tools.entrypoints.grpc_servicer import ToolServicer
+from services.tools.ops_wiring import Ops, start_ops
 from services.tools.projections.listings import MIGRATIONS, ListingsProjection
+from services.tools.projections.ops import RemoteToolsProjection, SchedulesProjection
 from services.tools.service_layer.invoker import Invoker, LimitPolicy
 from services.tools.service_layer.listings import ListingService
 from services.tools.service_layer.seeding import CatalogueSeeder, SeedReport
@@ -40,7 +42,11 @@ async def migrate_schema(database_url: str, schema: str = "tools") -> None:
 
 def projections(prefix: str, schema: str) -> list[Projection]:
     """Every projection this service keeps in `schema` (what `labs-audit verify` rebuilds and diffs)."""
-    return [ListingsProjection(prefix, schema)]
+    return [
+        ListingsProjection(prefix, schema),
+        SchedulesProjection(prefix, schema),
+        RemoteToolsProjection(prefix, schema),
+    ]
 
 
 def build_registry(listings: ListingService) -> Registry:
@@ -74,6 +80,7 @@ class ToolsService:
         self.listings: ListingService | None = None
         self.seeder: CatalogueSeeder | None = None
         self.seed_report: SeedReport | None = None
+        self.ops: Ops | None = None
         self.server: GrpcServer | None = None
         self._projector_task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -105,6 +112,7 @@ class ToolsService:
         read_model = ListingReadModel(self.pool)
         self.listings = ListingService(store, read_model, self.projector, read_wait_s=s.read_wait_s)
         self.registry = build_registry(self.listings)
+        self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector)
         self.invoker = Invoker(self.registry, limit_policy(s))
         self.seeder = CatalogueSeeder(
             store, read_model, self.projector, seed=s.catalogue_seed, size=s.catalogue_size
@@ -115,9 +123,9 @@ class ToolsService:
         self.server = GrpcServer(
             f"{s.bind_host}:{s.port_of(s.tools_addr)}", [SERVICE_NAME], grace_s=s.shutdown_grace_s
         )
-        tool_service_pb2_grpc.add_ToolServiceServicer_to_server(
-            ToolServicer(self.registry, self.invoker), self.server.server
-        )
+        servicer = ToolServicer(self.registry, self.invoker)
+        servicer.remote_tools = self.ops.remote
+        tool_service_pb2_grpc.add_ToolServiceServicer_to_server(servicer, self.server.server)
         await self.server.start()
         log.info("tools service on port %d with %d tools", self.server.port, len(self.registry))
 
@@ -134,6 +142,8 @@ class ToolsService:
             self._projector_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._projector_task
+        if self.ops is not None:
+            await self.ops.stop()
         if self.pool is not None:
             await self.pool.close()
         if self.eventlog is not None:

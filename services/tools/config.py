@@ -37,6 +37,19 @@ class Settings(CommonSettings):
     #: Connections of the read-model pool.
     db_pool_size: int = Field(default=10, ge=1)
 
+    #: Scheduler (schedule_task): run the loop in this replica, its tick, and how late an occurrence
+    #: may be seen and still count as on time (later ones are "missed": see the schedule's missed_policy).
+    scheduler_enabled: bool = True
+    scheduler_tick_s: float = Field(default=1.0, gt=0)
+    scheduler_grace_s: float = Field(default=60.0, ge=0)
+    #: execute_database_query: statement timeout and row cap.
+    query_statement_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+    query_max_rows: int = Field(default=500, ge=1, le=10_000)
+    #: Remote tools (RegisterTool): health-check period, failed checks in a row before retiring, check timeout.
+    remote_tool_check_s: float = Field(default=5.0, gt=0)
+    remote_tool_failures: int = Field(default=2, ge=1)
+    remote_tool_check_timeout_s: float = Field(default=2.0, gt=0)
+
     @field_validator("tools_schema")
     @classmethod
     def _schema_name(cls, v: str) -> str:

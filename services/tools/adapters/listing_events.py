@@ -7,6 +7,7 @@ from labs.events.v1 import envelope_pb2, listing_pb2
 from labs_core.eventlog import AppendResult, EventLog, StoredEvent, new_event
 from services.tools.domain.events import (
     ListingCreated,
+    ListingDeleted,
     ListingEvent,
     ListingPriceChanged,
     ListingStatusChanged,
@@ -61,6 +62,17 @@ def to_envelope(event: ListingEvent, *, actor: str = "", correlation_id: str = "
                 new_price_cents=event.new_price_cents,
             ),
         )
+    if isinstance(event, ListingDeleted):
+        return new_event(
+            AGGREGATE,
+            event.listing_id,
+            actor=actor,
+            correlation_id=correlation_id,
+            occurred_at_ns=event.occurred_ns,
+            listing_deleted=listing_pb2.ListingDeleted(
+                listing_id=event.listing_id, old_status=event.old_status
+            ),
+        )
     return new_event(
         AGGREGATE,
         event.listing_id,
@@ -101,6 +113,9 @@ def from_envelope(event: envelope_pb2.Event) -> ListingEvent | None:
     if kind == "listing_status_changed":
         s = event.listing_status_changed
         return ListingStatusChanged(s.listing_id or event.aggregate_id, s.old_status, s.new_status, at)
+    if kind == "listing_deleted":
+        d = event.listing_deleted
+        return ListingDeleted(d.listing_id or event.aggregate_id, d.old_status, at)
     return None
 
 

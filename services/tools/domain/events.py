@@ -40,4 +40,13 @@ class ListingStatusChanged:
     occurred_ns: int
 
 
-ListingEvent = ListingCreated | ListingPriceChanged | ListingStatusChanged
+@dataclass(frozen=True, slots=True)
+class ListingDeleted:
+    """A listing was deleted; it leaves the read model and takes no further change."""
+
+    listing_id: str
+    old_status: str
+    occurred_ns: int
+
+
+ListingEvent = ListingCreated | ListingPriceChanged | ListingStatusChanged | ListingDeleted

@@ -163,6 +163,10 @@ class Registry:
 
         return decorate
 
+    def remove(self, name: str) -> Tool | None:
+        """Withdraw a tool (a remote tool whose endpoint went away); None if it was not there."""
+        return self._tools.pop(name, None)
+
     def get(self, name: str) -> Tool | None:
         """The tool with that name, if registered."""
         return self._tools.get(name)

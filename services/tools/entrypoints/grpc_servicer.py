@@ -16,7 +16,9 @@ from labs_core.structs import dict_to_struct, struct_to_dict
 from services.tools.domain import errors
 from services.tools.domain.registry import CATEGORIES, Registry, ToolContext
 from services.tools.entrypoints.mapper import tool_to_proto
+from services.tools.entrypoints.registration import register_tool
 from services.tools.service_layer.invoker import Invoker
+from services.tools.service_layer.remote_tools import RemoteTools, RemoteToolUnavailable
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (errors.ToolBusy, grpc.StatusCode.RESOURCE_EXHAUSTED),
@@ -24,6 +26,7 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (errors.ToolFailed, grpc.StatusCode.INTERNAL),
     (errors.ReadModelUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.ProjectionLagging, grpc.StatusCode.UNAVAILABLE),
+    (RemoteToolUnavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 R = TypeVar("R")
@@ -62,6 +65,9 @@ def tool_errors(
 
 class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
     """The gRPC face of the registry and the invoker."""
+
+    #: Set by the composition root when the service accepts remote tools (RegisterTool).
+    remote_tools: RemoteTools | None = None
 
     def __init__(self, registry: Registry, invoker: Invoker) -> None:
         self.registry = registry
@@ -109,3 +115,10 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         resp = tool_service_pb2.InvokeToolResponse(duration_us=out.duration_us)
         dict_to_struct(out.result, resp.result)
         return resp
+
+    @tool_errors
+    async def RegisterTool(
+        self, request: tool_service_pb2.RegisterToolRequest, context: grpc.aio.ServicerContext
+    ) -> tool_service_pb2.RegisterToolResponse:
+        """Register a tool served by another gRPC endpoint."""
+        return await register_tool(self.remote_tools, request)

@@ -17,7 +17,12 @@ import asyncpg
 from labs_core.eventlog import StoredEvent
 from labs_core.projector import Projection
 from services.tools.adapters.listing_events import from_envelope, listing_subjects
-from services.tools.domain.events import ListingCreated, ListingPriceChanged, ListingStatusChanged
+from services.tools.domain.events import (
+    ListingCreated,
+    ListingDeleted,
+    ListingPriceChanged,
+    ListingStatusChanged,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,6 +43,7 @@ class _Row:
     updated_ns: int = 0
     events: int = 0
     last_sequence: int = 0
+    deleted: bool = False
     prices: list[tuple[int, int, int]] = field(default_factory=list)  # (sequence, cents, ns)
 
 
@@ -75,6 +81,8 @@ class ListingsProjection(Projection):
                     row.prices.append((stored.sequence, ev.new_price_cents, ev.occurred_ns))
                 elif isinstance(ev, ListingStatusChanged):
                     row.status = ev.new_status
+                elif isinstance(ev, ListingDeleted):
+                    row.deleted = True
             row.events += 1
             row.updated_ns = ev.occurred_ns
             row.last_sequence = stored.sequence
@@ -163,6 +171,10 @@ class ListingsProjection(Projection):
                 """,
                 *_columns(prices, 4),
             )
+        deleted = [lid for lid, r in rows.items() if r.deleted]
+        if deleted:
+            await conn.execute("DELETE FROM listing_prices WHERE listing_id = ANY($1::text[])", deleted)
+            await conn.execute("DELETE FROM listings WHERE id = ANY($1::text[])", deleted)
 
 
 def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
