@@ -33,6 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local import servers
 from deploy.local.config import ROOT, SERVICES, StackConfig
+from deploy.local.keys import ensure_admin_key
 from deploy.local.procs import (
     LauncherError,
     RunDir,
@@ -66,6 +67,8 @@ class Stack:
         self.nats_url = cfg.external_nats_url or ""
         self.database_url = cfg.external_database_url or ""
         self.stop_signal: int | None = None
+        self.auth_env: dict[str, str] = {}
+        self.new_key: str | None = None
 
     # -- signals ---------------------------------------------------------------------------
     def catch_signals(self) -> None:
@@ -166,6 +169,8 @@ class Stack:
     def start_services(self) -> None:
         """Start the five services, each logging to logs/<name>.log."""
         env = {**os.environ, **self.cfg.service_env(self.nats_url, self.database_url)}
+        self.auth_env, self.new_key = ensure_admin_key(self.cfg.data_dir, env)
+        env.update(self.auth_env)
         for name in SERVICES:
             log_path = self.cfg.logs_dir / f"{name}.log"
             with log_path.open("wb") as log_file:
@@ -271,13 +276,31 @@ class Stack:
             f"  NATS           {self.nats_url}",
             f"  PostgreSQL     {self.database_url}",
             f"  logs           {self.cfg.logs_dir}",
+            *self._auth_lines(),
             "try:",
             f"  curl -s -X POST {http}/api/agents/execute -H 'Content-Type: application/json' \\",
+            '    -H "Authorization: Bearer $LABS_API_KEY" \\',
             """    -d '{"type": "MARKET", "action": "analyze_market", "input": {"category": "electronics"}}'""",
-            f"  curl -s {http}/api/agents/<execution_id>",
+            f'  curl -s -H "Authorization: Bearer $LABS_API_KEY" {http}/api/agents/<execution_id>',
+            f"  agentctl --addr {self.cfg.addrs['gateway']} run MARKET analyze_market --input '{{}}' --wait",
+            f"  API reference  {http}/docs",
             f"  curl -s {http}/api/health",
         ]
         self.say("\n".join(lines))
+
+    def _auth_lines(self) -> list[str]:
+        """How to authenticate: the key generated just now (shown once), or where keys come from."""
+        if self.new_key:
+            return [
+                f"  admin API key  {self.new_key}",
+                f"                 (shown once; only its hash is kept in {self.auth_env['LABS_API_KEYS_FILE']})",
+                f"  export LABS_API_KEY={self.new_key}",
+            ]
+        if "LABS_API_KEYS_FILE" in self.auth_env:
+            return [
+                f"  API keys       hashes in {self.auth_env['LABS_API_KEYS_FILE']} (LABS_API_KEY=<your key>)"
+            ]
+        return []
 
 
 def clear_stale_postmaster_pid(pgdata: Path) -> None:

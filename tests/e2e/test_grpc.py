@@ -12,11 +12,12 @@ from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 
 from deploy.local.testing import Launched
 from labs_core.structs import dict_to_struct
+from tests.e2e.conftest import auth_channel
 
 
 @pytest.fixture
 async def stub(stack: Launched) -> AsyncIterator[pb_grpc.AgentServiceStub]:
-    async with grpc.aio.insecure_channel(stack.addrs["gateway"]) as ch:
+    async with auth_channel(stack.addrs["gateway"]) as ch:
         yield pb_grpc.AgentServiceStub(ch)
 
 

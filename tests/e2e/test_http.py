@@ -10,11 +10,12 @@ import aiohttp
 import pytest
 
 from deploy.local.testing import Launched
+from tests.e2e.conftest import auth
 
 
 @pytest.fixture
 async def http(stack: Launched) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(stack.http) as s:
+    async with aiohttp.ClientSession(stack.http, headers=auth("admin")) as s:
         yield s
 
 

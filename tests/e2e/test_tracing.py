@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from deploy.local.testing import Launched
+from tests.e2e.conftest import auth
 
 
 def _spans(stack: Launched) -> list[dict[str, Any]]:
@@ -26,7 +27,7 @@ async def test_one_trace_across_services(stack: Launched) -> None:
     trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
     headers = {"traceparent": f"00-{trace_id}-{root_span}-01"}
     body = {"type": "MARKET", "action": "analyze_market", "input": {"category": "toys"}}
-    async with aiohttp.ClientSession(stack.http) as http:
+    async with aiohttp.ClientSession(stack.http, headers=auth("operator")) as http:
         async with http.post("/api/agents/execute", json=body, headers=headers) as r:
             assert r.status == 200, await r.text()
             xid = (await r.json())["executionId"]
