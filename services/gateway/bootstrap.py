@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
+from labs_core import telemetry
 from labs_core.grpcutil import GrpcServer
 from services.gateway.adapters.backends import Backends
 from services.gateway.config import DETAIL_PROTO_MODULES, Settings
@@ -134,4 +135,5 @@ class Gateway:
 async def serve(settings: Settings, stop_event: asyncio.Event) -> None:
     """Run the gateway until `stop_event` is set."""
     async with Gateway(settings):
+        await telemetry.expose(settings, "gateway", stop_event)
         await stop_event.wait()

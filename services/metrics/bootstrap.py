@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 from labs.agents.v1 import agent_service_pb2_grpc
 
+from labs_core import telemetry
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
@@ -120,6 +121,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     app = MetricsApp(settings)
     await app.start()
     try:
+        await telemetry.expose(settings, "metrics", stop, eventlog=app.eventlog)
         await stop.wait()
     finally:
         await app.stop()

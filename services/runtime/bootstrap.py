@@ -13,6 +13,7 @@ import asyncpg
 from labs.agents.v1 import agent_service_pb2_grpc
 from nats.aio.msg import Msg
 
+from labs_core import telemetry
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
@@ -92,6 +93,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
                 memory=PgMemoryReader(pool, settings.runtime_schema),
             )
             worker = Worker(eventlog, runner, worker_config(settings))
+            telemetry.watch_worker(worker)
             await worker.ensure_consumer()
             tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
         if settings.runtime_role in ("all", "api"):
@@ -126,6 +128,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
             )
             await server.start()
             log.info("runtime API on %s", settings.runtime_addr)
+        await telemetry.expose(settings, "runtime", stop, eventlog=eventlog)
         if ready is not None:
             ready.set()
         await stop.wait()
