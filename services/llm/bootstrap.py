@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
+from labs_core import telemetry
 from labs_core.grpcutil import GrpcServer
 from services.llm.adapters.base import Provider
 from services.llm.adapters.gemini import GeminiProvider
@@ -108,6 +109,7 @@ async def serve(
             )  # fmt: skip
             if on_listening is not None:
                 on_listening(server.port)
+            await telemetry.expose(settings, "llm", stop)
             await stop.wait()
         finally:
             await server.stop()

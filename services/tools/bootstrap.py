@@ -9,6 +9,7 @@ import logging
 import asyncpg
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
+from labs_core import telemetry
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
@@ -163,5 +164,6 @@ class ToolsService:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run the tools service until `stop` is set, then shut down gracefully."""
-    async with ToolsService(settings):
+    async with ToolsService(settings) as svc:
+        await telemetry.expose(settings, "tools", stop, eventlog=svc.eventlog)
         await stop.wait()
