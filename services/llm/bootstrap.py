@@ -9,8 +9,10 @@ from collections.abc import Callable
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
 from labs_core import telemetry
+from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from services.llm.adapters.base import Provider
+from services.llm.adapters.call_events import CallRecorder, EventLogRecorder
 from services.llm.adapters.gemini import GeminiProvider
 from services.llm.adapters.offline import OfflineProvider
 from services.llm.adapters.openai_chat import OpenAIProvider
@@ -64,8 +66,8 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     return providers
 
 
-def build_proxy(settings: Settings) -> ModelProxy:
-    """The model proxy wired from `settings`."""
+def build_proxy(settings: Settings, recorder: CallRecorder | None = None) -> ModelProxy:
+    """The model proxy wired from `settings`; calls are recorded by `recorder` (default: in memory)."""
     policy = RoutingPolicy(
         chain=settings.llm_fallback_chain,
         allow_offline=settings.allow_offline_fallback,
@@ -82,6 +84,7 @@ def build_proxy(settings: Settings) -> ModelProxy:
         build_providers(settings),
         policy,
         breaker=lambda: CircuitBreaker(settings.llm_breaker_threshold, settings.llm_breaker_cooldown_s),
+        recorder=recorder,
     )
 
 
@@ -92,7 +95,21 @@ async def serve(
 
     `on_listening` receives the bound port (useful with port 0).
     """
-    proxy = build_proxy(settings)
+    eventlog = await EventLog.connect(
+        settings.nats_url, stream=settings.stream_name, prefix=settings.subject_prefix, name="llm"
+    )
+    try:
+        await eventlog.ensure_stream()
+        await _serve(settings, stop, eventlog, on_listening)
+    finally:
+        await eventlog.close()
+
+
+async def _serve(
+    settings: Settings, stop: asyncio.Event, eventlog: EventLog, on_listening: Callable[[int], None] | None
+) -> None:
+    # Each call is recorded as a ModelCallRecorded event on the log.
+    proxy = build_proxy(settings, EventLogRecorder(eventlog))
     try:
         server = GrpcServer(
             f"{settings.bind_host}:{settings.port_of(settings.llm_addr)}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,9 @@ class Provider(Protocol):
     """One model provider behind the proxy.
 
     `generate` answers one request with one of the provider's models, or raises ProviderError
-    (any driver error is translated). Streaming and function calling will add methods here.
+    (any driver error is translated). `stream` yields the answer's text pieces as they come,
+    then one Completion (the whole text, usage, finish reason, tool calls); closing it early
+    closes the provider's connection.
     """
 
     name: str
@@ -33,6 +35,10 @@ class Provider(Protocol):
 
     async def generate(self, model: str, request: GenerateRequest) -> Completion:
         """Answer `request` with `model`."""
+        ...
+
+    def stream(self, model: str, request: GenerateRequest) -> AsyncGenerator[str | Completion, None]:
+        """Text pieces of the answer, then the Completion."""
         ...
 
     async def aclose(self) -> None:

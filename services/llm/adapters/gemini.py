@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncGenerator
 
 import aiohttp
 from google import genai
@@ -91,6 +92,62 @@ class GeminiProvider:
             log.exception("gemini: unexpected error from the SDK")
             raise ProviderError(self.name, f"error: {type(e).__name__}") from e
         return self._completion(response, request)
+
+    async def stream(self, model: str, request: GenerateRequest) -> AsyncGenerator[str | Completion, None]:
+        """`generate_content_stream`: text parts as they come; usage_metadata from the last chunk."""
+        pieces: list[str] = []
+        calls: list[ToolCall] = []
+        last: types.GenerateContentResponse | None = None
+        meta: types.GenerateContentResponseUsageMetadata | None = None
+        try:
+            stream = await self._client.aio.models.generate_content_stream(
+                model=model, contents=gemini_contents(request), config=content_config(request)
+            )
+            try:
+                async for chunk in stream:
+                    last = chunk
+                    if chunk.usage_metadata is not None:
+                        meta = chunk.usage_metadata
+                    candidate = chunk.candidates[0] if chunk.candidates else None
+                    for part in (candidate.content.parts if candidate and candidate.content else None) or []:
+                        if part.function_call is not None:
+                            fc = part.function_call
+                            calls.append(ToolCall(fc.id or new_call_id(), fc.name or "", dict(fc.args or {})))
+                        elif part.text and not part.thought:
+                            pieces.append(part.text)
+                            yield part.text
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+        except genai_errors.APIError as e:
+            headers = getattr(e.response, "headers", None)
+            raise status_error(self.name, e.code, headers, e.details) from e
+        except TimeoutError as e:
+            raise ProviderError(self.name, "timeout", retryable=False) from e
+        except (aiohttp.ClientError, OSError) as e:
+            raise ProviderError(self.name, "connection error", retryable=True) from e
+        except Exception as e:
+            log.exception("gemini: unexpected error from the SDK while streaming")
+            raise ProviderError(self.name, f"error: {type(e).__name__}") from e
+        # The last chunk carries the finish reason (and usage); the text is the pieces together.
+        final = types.GenerateContentResponse(
+            candidates=[
+                types.Candidate(
+                    content=types.Content(
+                        role="model",
+                        parts=[types.Part(text="".join(pieces))]
+                        + [
+                            types.Part(
+                                function_call=types.FunctionCall(id=c.id, name=c.name, args=c.arguments)
+                            )
+                            for c in calls
+                        ],
+                    ),
+                    finish_reason=(last.candidates[0].finish_reason if last and last.candidates else None),
+                )
+            ],
+            usage_metadata=meta,
+        )
+        yield self._completion(final, request)
 
     @staticmethod
     def _completion(response: types.GenerateContentResponse, request: GenerateRequest) -> Completion:

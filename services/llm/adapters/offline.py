@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from services.llm.domain import tokens
@@ -81,6 +82,13 @@ class OfflineProvider:
     async def generate(self, model: str, request: GenerateRequest) -> Completion:
         """The digest of `request` (see the module docstring)."""
         return answer(request)
+
+    async def stream(self, model: str, request: GenerateRequest) -> AsyncGenerator[str | Completion, None]:
+        """The same answer, one line at a time."""
+        completion = answer(request)
+        for line in completion.text.splitlines(keepends=True):
+            yield line
+        yield completion
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -61,6 +62,59 @@ class OpenAIProvider:
             log.exception("openai: unexpected error from the SDK")
             raise ProviderError(self.name, f"error: {type(e).__name__}") from e
         return self._completion(response, request)
+
+    async def stream(self, model: str, request: GenerateRequest) -> AsyncGenerator[str | Completion, None]:
+        """Stream with usage included (`stream_options.include_usage`); tool call pieces are joined."""
+        pieces: list[str] = []
+        calls: dict[int, list[str]] = {}
+        finish: str | None = None
+        usage: Usage | None = None
+        try:
+            stream = await self._client.chat.completions.create(
+                **self.options(model, request), stream=True, stream_options={"include_usage": True}
+            )
+            try:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        delta = choice.delta
+                        if delta.content:
+                            pieces.append(delta.content)
+                            yield delta.content
+                        for c in delta.tool_calls or []:
+                            # [id, name, arguments so far]; id and name come in the first piece.
+                            acc = calls.setdefault(c.index, ["", "", ""])
+                            if c.id:
+                                acc[0] = c.id
+                            if c.function is not None:
+                                acc[1] += c.function.name or ""
+                                acc[2] += c.function.arguments or ""
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+            finally:
+                await stream.close()
+        except openai.APIStatusError as e:
+            raise status_error(self.name, e.status_code, e.response.headers, e.body) from e
+        except openai.APITimeoutError as e:
+            raise ProviderError(self.name, "timeout", retryable=False) from e
+        except openai.APIConnectionError as e:
+            raise ProviderError(self.name, "connection error", retryable=True) from e
+        except ProviderError:
+            raise
+        except Exception as e:
+            log.exception("openai: unexpected error from the SDK while streaming")
+            raise ProviderError(self.name, f"error: {type(e).__name__}") from e
+        text = "".join(pieces)
+        tool_calls = tuple(tool_call(i, n, a) for i, n, a in (calls[k] for k in sorted(calls)))
+        if usage is None:
+            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+        yield Completion(
+            normalise_json_text(text) if _json(request) else text,
+            usage,
+            TOOL_CALLS if tool_calls else finish or STOP,
+            tool_calls,
+        )
 
     def options(self, model: str, request: GenerateRequest) -> dict[str, Any]:
         """The arguments of chat.completions.create for `request` (options left out when unset)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labs_core import errors
+from services.llm.domain.model import Usage
 
 
 class LlmError(errors.LabsError):
@@ -59,12 +60,16 @@ class ExtractionFailed(LlmError, errors.FailedPrecondition):
     """Parameter extraction: the answer was still invalid after one repair (FAILED_PRECONDITION)."""
 
     def __init__(
-        self, error: str, *, provider: str, model: str, usage: object, fallbacks: tuple[str, ...]
+        self, error: str, *, provider: str, model: str, usage: Usage, fallbacks: tuple[str, ...]
     ) -> None:
         super().__init__(f"json_schema: the model's answer is not valid after one repair: {error}")
         self.error = error
         self.provider = provider
         self.model = model
-        # Usage of both attempts (a domain Usage), for the recorded event.
+        # Usage of both attempts, for the recorded event.
         self.usage = usage
         self.fallbacks = fallbacks
+
+
+class StreamInterrupted(LlmError):
+    """The provider failed after the first piece was sent: no fallback is possible (UNAVAILABLE)."""

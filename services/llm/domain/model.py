@@ -180,3 +180,30 @@ class Generation:
     call_id: str = ""
     # Model requests made (parameter extraction: 2 after one repair).
     attempts: int = 1
+
+
+OK = "ok"
+ERROR = "error"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call of the proxy as recorded (ModelCallRecorded): whatever its outcome, once."""
+
+    call_id: str
+    execution_id: str
+    provider: str
+    model: str
+    requested_model: str
+    usage: Usage
+    cost_usd: float
+    latency_us: int
+    # OK, ERROR or CANCELLED.
+    outcome: str
+    error: str = ""
+    fallbacks: tuple[str, ...] = ()
+    streamed: bool = False
+    finish_reason: str = ""
+    tool_calls: int = 0
+    attempts: int = 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import grpc
 from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
@@ -9,7 +11,7 @@ from labs.llm.v1 import llm_service_pb2 as pb
 from labs.llm.v1 import llm_service_pb2_grpc
 
 from labs_core.grpcutil import abort_with, domain_errors
-from services.llm.domain.errors import AllProvidersFailed
+from services.llm.domain.errors import AllProvidersFailed, StreamInterrupted
 from services.llm.entrypoints import mapper
 from services.llm.handlers.proxy import ModelProxy
 
@@ -35,6 +37,24 @@ class LlmServicer(llm_service_pb2_grpc.LlmServiceServicer):
         except AllProvidersFailed as e:
             await abort_with(context, grpc.StatusCode.UNAVAILABLE, str(e), _unavailable_details(e))
             raise  # abort_with raises; this line only satisfies the type checker
+
+    @domain_errors
+    async def GenerateStream(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> None:
+        """Text pieces, then the final message; a client that goes away cancels the provider's stream."""
+        stream = self._proxy.generate_stream(
+            mapper.generate_request(request), budget_s=context.time_remaining()
+        )
+        try:
+            async with contextlib.aclosing(stream):
+                async for item in stream:
+                    if isinstance(item, str):
+                        await context.write(pb.GenerateStreamResponse(text=item))
+                    else:
+                        await context.write(pb.GenerateStreamResponse(done=mapper.generate_response(item)))
+        except AllProvidersFailed as e:
+            await abort_with(context, grpc.StatusCode.UNAVAILABLE, str(e), _unavailable_details(e))
+        except StreamInterrupted as e:
+            await abort_with(context, grpc.StatusCode.UNAVAILABLE, f"the model's stream broke off: {e}", [])
 
     @domain_errors
     async def ListModels(

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
+from labs_core.ids import uuid7
 from services.llm.adapters.base import Provider
+from services.llm.adapters.call_events import CallRecorder, MemoryRecorder
+from services.llm.domain import tokens
 from services.llm.domain.breaker import CircuitBreaker
 from services.llm.domain.catalog import OFFLINE_MODEL, ModelCatalog
-from services.llm.domain.errors import AllProvidersFailed, ExtractionFailed, ProviderError
+from services.llm.domain.errors import (
+    AllProvidersFailed,
+    BadRequest,
+    ExtractionFailed,
+    LlmError,
+    ProviderError,
+    StreamInterrupted,
+)
 from services.llm.domain.extraction import repair_request, schema_error
 from services.llm.domain.jsonmode import parse_json_answer
 from services.llm.domain.model import (
+    CANCELLED,
+    ERROR,
     OFFLINE,
+    OK,
     PROVIDERS,
+    CallRecord,
     Completion,
     GenerateRequest,
     Generation,
@@ -28,6 +44,8 @@ from services.llm.domain.model import (
 from services.llm.domain.validation import validate
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,8 +85,13 @@ class ModelProxy:
         policy: RoutingPolicy,
         *,
         breaker: Callable[[], CircuitBreaker],
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.catalog = catalog
+        # Every call is recorded once, whatever its outcome; without a recorder, in memory.
+        self.recorder: CallRecorder = recorder if recorder is not None else MemoryRecorder()
+        # Recordings of cancelled calls finish in the background; aclose() waits for them.
+        self._pending: set[asyncio.Task[None]] = set()
         # Only configured providers are here; a missing one is "unconfigured".
         self.providers = dict(providers)
         self.policy = policy
@@ -80,14 +103,34 @@ class ModelProxy:
 
         `budget_s` is the caller's remaining deadline: no call or backoff is started past it.
         """
-        started = time.perf_counter()
         spec = self.catalog.resolve(request.model)
         validate(request)
+        call = _Call(uuid7(), request, spec, time.perf_counter(), streamed=False)
+        try:
+            generation = await self._generate(spec, request, budget_s, call)
+        except asyncio.CancelledError:
+            self._record(call, CANCELLED, self._estimate(call), wait=False)
+            raise
+        except ExtractionFailed as e:
+            await self._record(call, ERROR, e.usage, error=str(e))
+            raise
+        except LlmError as e:
+            await self._record(call, ERROR, call.spent, error=str(e))
+            raise
+        await self._record(
+            call,
+            OK,
+            generation.usage,
+            finish_reason=generation.finish_reason,
+            tool_calls=len(generation.tool_calls),
+        )
+        return replace(generation, call_id=call.call_id)
+
+    async def _generate(
+        self, spec: ModelSpec, request: GenerateRequest, budget_s: float | None, call: _Call
+    ) -> Generation:
         deadline = None if budget_s is None else time.monotonic() + budget_s
-        fallbacks: list[str] = []
-        provider, model, completion = await self._route(spec, request, deadline, fallbacks)
-        usage = completion.usage
-        attempts = 1
+        completion = await self._route(spec, request, deadline, call)
         has_json, value = False, None
         if request.json_mode or request.json_schema is not None:
             has_json, value = parse_json_answer(completion.text)
@@ -95,52 +138,218 @@ class ModelProxy:
             error = schema_error(request.json_schema, has_json, value)
             if error is not None:
                 # One repair: the answer and the validation error go back to the model.
-                attempts = 2
+                call.attempts = 2
+                call.spent = completion.usage
                 repair = repair_request(request, completion.text, error)
-                provider, model, completion = await self._route(spec, repair, deadline, fallbacks)
-                usage = _add(usage, completion.usage)
+                completion = await self._route(spec, repair, deadline, call)
                 has_json, value = parse_json_answer(completion.text)
                 error = schema_error(request.json_schema, has_json, value)
                 if error is not None:
                     raise ExtractionFailed(
-                        error, provider=provider, model=model, usage=usage, fallbacks=tuple(fallbacks)
+                        error,
+                        provider=call.provider,
+                        model=call.model,
+                        usage=_add(call.spent, completion.usage),
+                        fallbacks=tuple(call.fallbacks),
                     )
+        usage = _add(call.spent, completion.usage)
         return Generation(
             text=completion.text,
-            provider=provider,
-            model=model,
+            provider=call.provider,
+            model=call.model,
             usage=usage,
-            cost_usd=self.catalog.price(model).cost(usage),
+            cost_usd=self.catalog.price(call.model).cost(usage),
             finish_reason=completion.finish_reason,
-            fallbacks=tuple(fallbacks),
-            latency_us=int((time.perf_counter() - started) * 1_000_000),
+            fallbacks=tuple(call.fallbacks),
+            latency_us=call.elapsed_us(),
             tool_calls=completion.tool_calls,
             json=value,
             has_json=has_json,
-            attempts=attempts,
+            attempts=call.attempts,
         )
 
+    async def generate_stream(
+        self, request: GenerateRequest, *, budget_s: float | None = None
+    ) -> AsyncGenerator[str | Generation, None]:
+        """Text pieces of the answer as they come, then the Generation (text: the whole answer).
+
+        The fallback chain applies until the first piece has arrived; after that a provider's
+        failure ends the stream (StreamInterrupted). Closing the iterator early cancels the
+        provider's stream and records the call as cancelled, with the usage so far (estimated).
+        """
+        spec = self.catalog.resolve(request.model)
+        validate(request)
+        if request.json_schema is not None:
+            raise BadRequest("json_schema", "parameter extraction is offered by Generate only")
+        call = _Call(uuid7(), request, spec, time.perf_counter(), streamed=True)
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        stream: AsyncGenerator[str | Completion, None] | None = None
+        final: Generation | None = None
+        outcome, error = ERROR, ""
+        try:
+            stream, item = await self._open_stream(spec, request, deadline, call)
+            while not isinstance(item, Completion):
+                call.pieces.append(item)
+                yield item
+                item = await self._next_piece(stream, call, deadline)
+            has_json, value = parse_json_answer(item.text) if request.json_mode else (False, None)
+            final = Generation(
+                text=item.text,
+                provider=call.provider,
+                model=call.model,
+                usage=item.usage,
+                cost_usd=self.catalog.price(call.model).cost(item.usage),
+                finish_reason=item.finish_reason,
+                fallbacks=tuple(call.fallbacks),
+                latency_us=call.elapsed_us(),
+                tool_calls=item.tool_calls,
+                json=value,
+                has_json=has_json,
+                call_id=call.call_id,
+            )
+            outcome = OK
+            yield final
+        except (asyncio.CancelledError, GeneratorExit):
+            if final is None:
+                outcome = CANCELLED
+            raise
+        except ProviderError as e:
+            error = f"stream interrupted: {e}"
+            raise StreamInterrupted(str(e)) from e
+        except LlmError as e:
+            error = str(e)
+            raise
+        finally:
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+            if outcome == OK and final is not None:
+                await self._record(
+                    call, OK, final.usage, finish_reason=final.finish_reason, tool_calls=len(final.tool_calls)
+                )
+            elif outcome == CANCELLED:
+                self._record(call, CANCELLED, self._estimate(call), wait=False)
+            else:
+                await self._record(
+                    call, ERROR, self._estimate(call) if call.pieces else call.spent, error=error
+                )
+
+    async def _open_stream(
+        self, spec: ModelSpec, request: GenerateRequest, deadline: float | None, call: _Call
+    ) -> tuple[AsyncGenerator[str | Completion, None], str | Completion]:
+        """The first provider's stream that yields its first piece, and that piece."""
+
+        def opener(
+            model: str,
+        ) -> Callable[[Provider], Awaitable[tuple[AsyncGenerator[str | Completion, None], str | Completion]]]:
+            async def open_(
+                provider: Provider,
+            ) -> tuple[AsyncGenerator[str | Completion, None], str | Completion]:
+                stream = provider.stream(model, request)
+                try:
+                    return stream, await anext(stream)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await stream.aclose()
+                    raise
+
+            return open_
+
+        return await self._first_of_plan(spec, opener, deadline, call, request.execution_id)
+
+    async def _next_piece(
+        self, stream: AsyncGenerator[str | Completion, None], call: _Call, deadline: float | None
+    ) -> str | Completion:
+        provider = self.providers[call.provider]
+        timeout = None if provider.local else self._timeout(provider, deadline)
+        try:
+            async with asyncio.timeout(timeout):
+                return await anext(stream)
+        except TimeoutError as e:
+            raise ProviderError(call.provider, "timeout") from e
+        except StopAsyncIteration as e:
+            raise ProviderError(call.provider, "stream ended without a final message") from e
+
+    def _estimate(self, call: _Call) -> Usage:
+        """Usage of a call cut short: what was spent, plus the local estimate of this attempt."""
+        estimate = Usage(
+            tokens.estimate_tokens(*call.request.all_text()),
+            tokens.estimate_tokens("".join(call.pieces)),
+            True,
+        )
+        return _add(call.spent, estimate)
+
+    def _record(
+        self,
+        call: _Call,
+        outcome: str,
+        usage: Usage,
+        *,
+        error: str = "",
+        finish_reason: str = "",
+        tool_calls: int = 0,
+        wait: bool = True,
+    ) -> Awaitable[None]:
+        """Record the call once; the append runs in its own task so a cancelled caller cannot stop it."""
+        record = CallRecord(
+            call_id=call.call_id,
+            execution_id=call.request.execution_id,
+            provider=call.provider,
+            model=call.model,
+            requested_model=call.request.model,
+            usage=usage,
+            cost_usd=self.catalog.price(call.model).cost(usage),
+            latency_us=call.elapsed_us(),
+            outcome=outcome,
+            error=error,
+            fallbacks=tuple(call.fallbacks),
+            streamed=call.streamed,
+            finish_reason=finish_reason,
+            tool_calls=tool_calls,
+            attempts=call.attempts,
+        )
+        task = asyncio.get_running_loop().create_task(self.recorder.record(record))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        if not wait:
+            return task
+        return asyncio.shield(task)
+
     async def _route(
-        self, spec: ModelSpec, request: GenerateRequest, deadline: float | None, fallbacks: list[str]
-    ) -> tuple[str, str, Completion]:
-        """(provider, model, completion) from the first provider of the plan that answers."""
+        self, spec: ModelSpec, request: GenerateRequest, deadline: float | None, call: _Call
+    ) -> Completion:
+        """The completion of the first provider of the plan that answers."""
+
+        def generate(model: str) -> Callable[[Provider], Awaitable[Completion]]:
+            return lambda provider: provider.generate(model, request)
+
+        return await self._first_of_plan(spec, generate, deadline, call, request.execution_id)
+
+    async def _first_of_plan(
+        self,
+        spec: ModelSpec,
+        operation: Callable[[str], Callable[[Provider], Awaitable[T]]],
+        deadline: float | None,
+        call: _Call,
+        execution_id: str,
+    ) -> T:
+        """`operation(model)(provider)` on each (provider, model) of the plan until one succeeds."""
         retry_hints: list[float] = []
         for provider_name, model in self.plan(spec):
+            call.provider, call.model = provider_name, model
             try:
-                provider, completion = await self._try_provider(provider_name, model, request, deadline)
+                return await self._try_provider(provider_name, operation(model), deadline)
             except ProviderError as e:
-                fallbacks.append(f"{provider_name}: {e.reason}")
+                call.fallbacks.append(f"{provider_name}: {e.reason}")
                 if e.retry_after_s is not None:
                     retry_hints.append(e.retry_after_s)
                 # An unconfigured provider is the normal case of local development: not a warning.
                 log.log(
                     logging.DEBUG if e.reason == "unconfigured" else logging.WARNING,
                     "llm: %s (%s) failed for execution %r: %s; trying the next provider",
-                    provider_name, model, request.execution_id, e.reason,
+                    provider_name, model, execution_id, e.reason,
                 )  # fmt: skip
-                continue
-            return provider.name, model, completion
-        raise AllProvidersFailed(tuple(fallbacks), min(retry_hints, default=None))
+        raise AllProvidersFailed(tuple(call.fallbacks), min(retry_hints, default=None))
 
     def plan(self, spec: ModelSpec) -> list[tuple[str, str]]:
         """(provider, model) pairs in the order they are tried for `spec`."""
@@ -166,7 +375,9 @@ class ModelProxy:
         return breaker is None or not breaker.is_open
 
     async def aclose(self) -> None:
-        """Close every provider's connections."""
+        """Finish pending recordings; close every provider's connections."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         for provider in self.providers.values():
             try:
                 await provider.aclose()
@@ -174,51 +385,50 @@ class ModelProxy:
                 log.exception("llm: closing %s failed", provider.name)
 
     async def _try_provider(
-        self, name: str, model: str, request: GenerateRequest, deadline: float | None
-    ) -> tuple[Provider, Completion]:
+        self, name: str, operation: Callable[[Provider], Awaitable[T]], deadline: float | None
+    ) -> T:
         provider = self.providers.get(name)
         if provider is None:
             raise ProviderError(name, "unconfigured", trips_breaker=False)
         if provider.local:
             # No network: no timeout, retries or breaker.
-            return provider, await provider.generate(model, request)
+            return await operation(provider)
         breaker = self.breakers[name]
         attempt = 0
         while True:
             if not breaker.allow():
                 raise ProviderError(name, "circuit open", trips_breaker=False)
             attempt += 1
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
+            if deadline is not None and deadline - time.monotonic() <= 0:
                 raise ProviderError(name, "deadline exceeded", trips_breaker=False)
             try:
-                completion = await self._call(provider, model, request, remaining)
+                async with asyncio.timeout(self._timeout(provider, deadline)):
+                    result = await operation(provider)
+            except TimeoutError as e:
+                error = ProviderError(provider.name, "timeout")
+                error.__cause__ = e
             except ProviderError as e:
-                if e.trips_breaker:
-                    breaker.record_failure()
-                else:
-                    # The request was at fault, the provider answered: it is healthy.
-                    breaker.record_success()
-                delay = self._retry_delay(e, attempt, deadline)
-                if delay is None:
-                    raise
-                log.info("llm: %s: %s; retry %d in %.2fs", name, e.reason, attempt, delay)
-                await asyncio.sleep(delay)
-                continue
-            breaker.record_success()
-            return provider, completion
+                error = e
+            else:
+                breaker.record_success()
+                return result
+            if error.trips_breaker:
+                breaker.record_failure()
+            else:
+                # The request was at fault, the provider answered: it is healthy.
+                breaker.record_success()
+            delay = self._retry_delay(error, attempt, deadline)
+            if delay is None:
+                raise error
+            log.info("llm: %s: %s; retry %d in %.2fs", name, error.reason, attempt, delay)
+            await asyncio.sleep(delay)
 
-    async def _call(
-        self, provider: Provider, model: str, request: GenerateRequest, remaining: float | None
-    ) -> Completion:
+    def _timeout(self, provider: Provider, deadline: float | None) -> float:
+        """Seconds one call to `provider` may take: its timeout, bounded by the caller's deadline."""
         timeout = self.policy.timeouts_s.get(provider.name, self.policy.default_timeout_s)
-        if remaining is not None:
-            timeout = min(timeout, remaining)
-        try:
-            async with asyncio.timeout(timeout):
-                return await provider.generate(model, request)
-        except TimeoutError as e:
-            raise ProviderError(provider.name, "timeout") from e
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+        return timeout
 
     def _retry_delay(self, e: ProviderError, attempt: int, deadline: float | None) -> float | None:
         retry = self.policy.retry
@@ -240,3 +450,29 @@ def _add(a: Usage, b: Usage) -> Usage:
     return Usage(
         a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens, a.estimated or b.estimated
     )
+
+
+@dataclass
+class _Call:
+    """What is known of one call while it runs: who is being asked, what was tried and spent."""
+
+    call_id: str
+    request: GenerateRequest
+    spec: ModelSpec
+    started: float
+    streamed: bool
+    provider: str = ""
+    model: str = ""
+    fallbacks: list[str] = field(default_factory=list)
+    # Usage of attempts already finished (the first answer of a repaired extraction).
+    spent: Usage = field(default_factory=lambda: Usage(0, 0))
+    # Text pieces streamed so far.
+    pieces: list[str] = field(default_factory=list)
+    attempts: int = 1
+
+    def __post_init__(self) -> None:
+        self.provider, self.model = self.spec.provider, self.spec.name
+
+    def elapsed_us(self) -> int:
+        """Microseconds since the call started."""
+        return int((time.perf_counter() - self.started) * 1_000_000)

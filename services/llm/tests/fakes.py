@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,6 +37,17 @@ class Reply:
     # Tool calls as (id, name, arguments); Gemini sends the id only when it is not empty.
     # OpenAI: arguments given as a string are sent as they are (e.g. malformed JSON).
     tool_calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    # Streaming: the text's pieces (default: word by word), a pause before each piece after the
+    # first, and whether usage is sent at the end (when the client asks for it).
+    chunks: list[str] | None = None
+    chunk_delay_s: float = 0.0
+    stream_usage: bool = True
+
+    def pieces(self) -> list[str]:
+        """The text in the pieces it is streamed in."""
+        if self.chunks is not None:
+            return self.chunks
+        return re.findall(r"\S+\s*|\s+", self.text)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class FakeProviderServer:
         self.default = Reply()
         self.replies: deque[Reply] = deque()
         self.seen: list[Seen] = []
+        # Streamed events written so far (to check that a cancelled stream stopped early).
+        self.sent_chunks = 0
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._release = asyncio.Event()
@@ -83,6 +97,32 @@ class FakeProviderServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def pause(self, seconds: float) -> None:
+        """Wait `seconds` (cut short when the server stops)."""
+        if seconds:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), seconds)
+
+    async def sse(
+        self, request: web.Request, reply: Reply, events: list[dict[str, Any]], done: bool
+    ) -> web.StreamResponse:
+        """Send `events` as server-sent events, pausing before each after the first."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", **reply.headers})
+        await response.prepare(request)
+        try:
+            for i, event in enumerate(events):
+                if i:
+                    await self.pause(reply.chunk_delay_s)
+                await response.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.sent_chunks += 1
+            if done:
+                await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            # The client went away (a cancelled stream): stop sending.
+            pass
+        return response
+
     async def _next(self, request: web.Request) -> tuple[Reply, dict[str, Any]]:
         body = await request.json()
         self.seen.append(Seen(request.path, body, dict(request.headers), time.monotonic()))
@@ -107,12 +147,14 @@ class FakeOpenAI(FakeProviderServer):
         """POST /v1/chat/completions."""
         app.router.add_post("/v1/chat/completions", self._chat)
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         reply, body = await self._next(request)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _openai_error(401, "Incorrect API key provided.", {})
         if reply.status != 200:
             return _openai_error(reply.status, f"fake error {reply.status}", reply.headers)
+        if body.get("stream"):
+            return await self._stream(request, reply, body)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         if reply.tool_calls:
             # OpenAI sends a function's arguments as JSON text.
@@ -144,6 +186,45 @@ class FakeOpenAI(FakeProviderServer):
                 "total_tokens": reply.input_tokens + reply.output_tokens,
             }
         return web.json_response(answer, headers=reply.headers)
+
+    async def _stream(self, request: web.Request, reply: Reply, body: dict[str, Any]) -> web.StreamResponse:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        events = [chunk({"role": "assistant", "content": p}) for p in reply.pieces()]
+        for n, (i, name, args) in enumerate(reply.tool_calls):
+            arguments = args if isinstance(args, str) else json.dumps(args)
+            half = len(arguments) // 2
+            # The arguments come in two pieces, the id and name with the first.
+            first = {
+                "index": n,
+                "id": i,
+                "type": "function",
+                "function": {"name": name, "arguments": arguments[:half]},
+            }
+            events.append(chunk({"tool_calls": [first]}))
+            events.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": arguments[half:]}}]}))
+        events.append(chunk({}, reply.finish or ("tool_calls" if reply.tool_calls else "stop")))
+        include = (body.get("stream_options") or {}).get("include_usage")
+        if (
+            include
+            and reply.stream_usage
+            and reply.input_tokens is not None
+            and reply.output_tokens is not None
+        ):
+            usage = {
+                "prompt_tokens": reply.input_tokens,
+                "completion_tokens": reply.output_tokens,
+                "total_tokens": reply.input_tokens + reply.output_tokens,
+            }
+            events.append({**chunk({}), "choices": [], "usage": usage})
+        return await self.sse(request, reply, events, done=True)
 
 
 def _openai_error(status: int, message: str, headers: dict[str, str]) -> web.Response:
@@ -179,15 +260,22 @@ class FakeGemini(FakeProviderServer):
         """POST /{version}/models/{model}:generateContent."""
         app.router.add_post("/{version}/models/{call}", self._generate)
 
-    async def _generate(self, request: web.Request) -> web.Response:
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
         reply, _ = await self._next(request)
         model, _, method = request.match_info["call"].partition(":")
-        if method != "generateContent" or request.match_info["version"] not in ("v1", "v1beta"):
+        if method not in ("generateContent", "streamGenerateContent") or request.match_info[
+            "version"
+        ] not in (
+            "v1",
+            "v1beta",
+        ):
             return _gemini_error(404, f"no such method {request.path}", None, {})
         if request.headers.get("x-goog-api-key") != self.api_key:
             return _gemini_error(400, "API key not valid. Please pass a valid API key.", None, {})
         if reply.status != 200:
             return _gemini_error(reply.status, f"fake error {reply.status}", reply.retry_delay, reply.headers)
+        if method == "streamGenerateContent":
+            return await self._stream(request, reply, model)
         parts: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
         for i, n, a in reply.tool_calls:
             call: dict[str, Any] = {"name": n, "args": a}
@@ -214,6 +302,47 @@ class FakeGemini(FakeProviderServer):
                 usage["thoughtsTokenCount"] = reply.thoughts_tokens
             answer["usageMetadata"] = usage
         return web.json_response(answer, headers=reply.headers)
+
+    async def _stream(self, request: web.Request, reply: Reply, model: str) -> web.StreamResponse:
+        if request.query.get("alt") != "sse":
+            return _gemini_error(400, "only alt=sse is served", None, {})
+        events: list[dict[str, Any]] = [
+            {
+                "candidates": [{"content": {"role": "model", "parts": [{"text": p}]}, "index": 0}],
+                "modelVersion": model,
+            }
+            for p in reply.pieces()
+        ]
+        for i, n, a in reply.tool_calls:
+            call: dict[str, Any] = {"name": n, "args": a}
+            if i:
+                call["id"] = i
+            events.append(
+                {
+                    "candidates": [
+                        {"content": {"role": "model", "parts": [{"functionCall": call}]}, "index": 0}
+                    ]
+                }
+            )
+        last: dict[str, Any] = {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": ""}]},
+                    "finishReason": reply.finish or "STOP",
+                    "index": 0,
+                }
+            ],
+            "modelVersion": model,
+        }
+        if reply.stream_usage and reply.input_tokens is not None and reply.output_tokens is not None:
+            # Gemini sends usage_metadata with the last chunk.
+            last["usageMetadata"] = {
+                "promptTokenCount": reply.input_tokens,
+                "candidatesTokenCount": reply.output_tokens,
+                "totalTokenCount": reply.input_tokens + reply.output_tokens,
+            }
+        events.append(last)
+        return await self.sse(request, reply, events, done=False)
 
 
 def _gemini_error(

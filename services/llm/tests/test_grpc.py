@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 from labs.llm.v1 import llm_service_pb2 as pb
 from labs.llm.v1 import llm_service_pb2_grpc
 
+from labs_core.eventlog import EventLog
 from labs_core.grpcutil import channel
 from services.llm.bootstrap import serve
 from services.llm.config import Settings
@@ -34,6 +35,11 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parents[3]
 M = TypeVar("M", bound=Message)
+
+
+def log_settings(eventlog: EventLog) -> dict[str, str]:
+    """Settings pointing the service at the test's own stream."""
+    return {"nats_url": eventlog.url, "stream_name": eventlog.stream, "subject_prefix": eventlog.prefix}
 
 
 async def _serving(settings: Settings) -> AsyncIterator[llm_service_pb2_grpc.LlmServiceStub]:
@@ -51,10 +57,12 @@ async def _serving(settings: Settings) -> AsyncIterator[llm_service_pb2_grpc.Llm
 
 @pytest.fixture
 async def stub(
-    make_settings: SettingsFactory, gemini_server: FakeGemini, openai_server: FakeOpenAI
+    make_settings: SettingsFactory, gemini_server: FakeGemini, openai_server: FakeOpenAI, eventlog: EventLog
 ) -> AsyncIterator[llm_service_pb2_grpc.LlmServiceStub]:
     """A stub of an llm service with both providers configured against the fakes."""
-    settings = make_settings(gemini=gemini_server, openai=openai_server, shutdown_grace_s=0.5)
+    settings = make_settings(
+        gemini=gemini_server, openai=openai_server, shutdown_grace_s=0.5, **log_settings(eventlog)
+    )
     async for s in _serving(settings):
         yield s
 
@@ -127,8 +135,10 @@ async def test_empty_prompt_is_invalid_argument(stub: llm_service_pb2_grpc.LlmSe
     assert _details(e.value, error_details_pb2.BadRequest)[0].field_violations[0].field == "prompt"
 
 
-async def test_all_failed_is_unavailable_listing_each_reason(make_settings: SettingsFactory) -> None:
-    settings = make_settings(allow_offline_fallback=False, shutdown_grace_s=0.5)
+async def test_all_failed_is_unavailable_listing_each_reason(
+    make_settings: SettingsFactory, eventlog: EventLog
+) -> None:
+    settings = make_settings(allow_offline_fallback=False, shutdown_grace_s=0.5, **log_settings(eventlog))
     async for stub in _serving(settings):
         with pytest.raises(grpc.aio.AioRpcError) as e:
             await stub.Generate(pb.GenerateRequest(prompt="hi"), timeout=10)
@@ -141,9 +151,10 @@ async def test_all_failed_is_unavailable_listing_each_reason(make_settings: Sett
         assert not any(m.available for m in listed.models if m.provider != "offline")
 
 
-async def test_python_m_services_llm_serves_and_stops_on_sigterm() -> None:
+async def test_python_m_services_llm_serves_and_stops_on_sigterm(eventlog: EventLog) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE", "OPENAI", "GEMINI"))}
     env.update({"LLM_ADDR": "127.0.0.1:0", "LOG_LEVEL": "INFO", "SHUTDOWN_GRACE_S": "0.5"})
+    env.update({"NATS_URL": eventlog.url, "STREAM_NAME": eventlog.stream, "SUBJECT_PREFIX": eventlog.prefix})
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.llm", cwd=REPO, env=env, stderr=subprocess.PIPE
     )
@@ -164,6 +175,8 @@ async def test_python_m_services_llm_serves_and_stops_on_sigterm() -> None:
                 pb.GenerateRequest(prompt="Ship 40 units to Berlin by Friday."), timeout=5
             )
             assert r.provider == "offline" and "40" in r.text
+            [recorded] = await eventlog.read_aggregate("llmcall", r.call_id)
+            assert recorded.event.model_call_recorded.outcome == "ok"
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 10) == 0
     finally:
