@@ -14,12 +14,14 @@ from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.migrations import migrate
 from labs_core.projector import Projection, Projector
+from services.tools.activity import ActivityTools, start_activity_tools
 from services.tools.adapters.listing_events import ListingEventStore
 from services.tools.adapters.listing_read_model import ListingReadModel
 from services.tools.config import Settings
 from services.tools.domain.registry import Registry
 from services.tools.entrypoints.grpc_servicer import ToolServicer
 from services.tools.ops_wiring import Ops, start_ops
+from services.tools.projections.activity import ActivityProjection
 from services.tools.projections.listings import MIGRATIONS, ListingsProjection
 from services.tools.projections.ops import RemoteToolsProjection, SchedulesProjection
 from services.tools.service_layer.invoker import Invoker, LimitPolicy
@@ -45,6 +47,7 @@ def projections(prefix: str, schema: str) -> list[Projection]:
     """Every projection this service keeps in `schema` (what `labs-audit verify` rebuilds and diffs)."""
     return [
         ListingsProjection(prefix, schema),
+        ActivityProjection(prefix, schema),
         SchedulesProjection(prefix, schema),
         RemoteToolsProjection(prefix, schema),
     ]
@@ -81,6 +84,7 @@ class ToolsService:
         self.listings: ListingService | None = None
         self.seeder: CatalogueSeeder | None = None
         self.seed_report: SeedReport | None = None
+        self.activity: ActivityTools | None = None
         self.ops: Ops | None = None
         self.server: GrpcServer | None = None
         self._projector_task: asyncio.Task[None] | None = None
@@ -113,6 +117,7 @@ class ToolsService:
         read_model = ListingReadModel(self.pool)
         self.listings = ListingService(store, read_model, self.projector, read_wait_s=s.read_wait_s)
         self.registry = build_registry(self.listings)
+        self.activity = await start_activity_tools(s, self.eventlog, self.pool, self.registry)
         self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector)
         self.invoker = Invoker(self.registry, limit_policy(s))
         self.seeder = CatalogueSeeder(
@@ -124,7 +129,7 @@ class ToolsService:
         self.server = GrpcServer(
             f"{s.bind_host}:{s.port_of(s.tools_addr)}", [SERVICE_NAME], grace_s=s.shutdown_grace_s
         )
-        servicer = ToolServicer(self.registry, self.invoker)
+        servicer = ToolServicer(self.registry, self.invoker, notifications=self.activity.notifications)
         servicer.remote_tools = self.ops.remote
         tool_service_pb2_grpc.add_ToolServiceServicer_to_server(servicer, self.server.server)
         await self.server.start()
@@ -143,6 +148,8 @@ class ToolsService:
             self._projector_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._projector_task
+        if self.activity is not None:
+            await self.activity.stop()
         if self.ops is not None:
             await self.ops.stop()
         if self.pool is not None:

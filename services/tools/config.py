@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from labs_core.migrations import check_schema_name
 from labs_core.settings import CommonSettings
@@ -15,6 +15,15 @@ class ToolLimit(BaseModel):
 
     timeout_s: float | None = Field(default=None, gt=0)
     max_concurrency: int | None = Field(default=None, ge=1)
+
+
+class WebhookEndpoint(BaseModel):
+    """A webhook target an operator configured: its URL and the secret its requests are signed with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    secret: SecretStr = Field(min_length=16)
 
 
 class Settings(CommonSettings):
@@ -36,6 +45,16 @@ class Settings(CommonSettings):
     read_wait_s: float = Field(default=5.0, gt=0)
     #: Connections of the read-model pool.
     db_pool_size: int = Field(default=10, ge=1)
+
+    #: Named webhook endpoints, JSON: {"ops": {"url": "https://...", "secret": "..."}}. send_notification
+    #: posts only to these: a caller-given URL would let an agent reach internal addresses (SSRF).
+    webhook_endpoints: dict[str, WebhookEndpoint] = Field(default_factory=dict)
+    #: Webhook delivery: attempts (bounded), first backoff (doubling), per-request timeout.
+    webhook_max_attempts: int = Field(default=3, ge=1, le=10)
+    webhook_backoff_s: float = Field(default=0.5, ge=0)
+    webhook_timeout_s: float = Field(default=3.0, gt=0)
+    #: get_system_health reports the agent-worker consumer degraded above this many pending events.
+    consumer_lag_warn: int = Field(default=1000, ge=0)
 
     #: Scheduler (schedule_task): run the loop in this replica, its tick, and how late an occurrence
     #: may be seen and still count as on time (later ones are "missed": see the schedule's missed_policy).

@@ -13,11 +13,13 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 from labs_core.errors import InvalidArgument, LabsError
 from labs_core.grpcutil import abort_with, bad_request, status_code_for
 from labs_core.structs import dict_to_struct, struct_to_dict
+from services.tools.adapters.llm_client import ModelUnavailable
 from services.tools.domain import errors
 from services.tools.domain.registry import CATEGORIES, Registry, ToolContext
-from services.tools.entrypoints.mapper import tool_to_proto
+from services.tools.entrypoints.mapper import notification_to_proto, tool_to_proto
 from services.tools.entrypoints.registration import register_tool
 from services.tools.service_layer.invoker import Invoker
+from services.tools.service_layer.notifications import NotificationService
 from services.tools.service_layer.remote_tools import RemoteTools, RemoteToolUnavailable
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
@@ -27,6 +29,7 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (errors.ReadModelUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.ProjectionLagging, grpc.StatusCode.UNAVAILABLE),
     (RemoteToolUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (ModelUnavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 R = TypeVar("R")
@@ -69,9 +72,12 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
     #: Set by the composition root when the service accepts remote tools (RegisterTool).
     remote_tools: RemoteTools | None = None
 
-    def __init__(self, registry: Registry, invoker: Invoker) -> None:
+    def __init__(
+        self, registry: Registry, invoker: Invoker, *, notifications: NotificationService | None = None
+    ) -> None:
         self.registry = registry
         self.invoker = invoker
+        self.notifications = notifications
 
     @tool_errors
     async def ListTools(
@@ -114,6 +120,24 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         )
         resp = tool_service_pb2.InvokeToolResponse(duration_us=out.duration_us)
         dict_to_struct(out.result, resp.result)
+        return resp
+
+    @tool_errors
+    async def ListNotifications(
+        self, request: tool_service_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext
+    ) -> tool_service_pb2.ListNotificationsResponse:
+        """A recipient's notifications, newest first, paged."""
+        if self.notifications is None:
+            raise errors.ReadModelUnavailable("notifications are not served by this instance")
+        rows, token, total = await self.notifications.inbox(
+            request.recipient.strip(),
+            channel=request.channel,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        resp = tool_service_pb2.ListNotificationsResponse(next_page_token=token, total=total)
+        for r in rows:
+            notification_to_proto(r, resp.notifications.add())
         return resp
 
     @tool_errors
