@@ -125,7 +125,16 @@ class StackConfig:
             "PYTHONUNBUFFERED": "1",
         }
         env.update({ADDR_ENV[s]: self.addrs[s] for s in SERVICES})
+        # Each service's /metrics port (labs_core.telemetry), unless the caller chose one.
+        env.update({n: os.environ.get(n, str(p)) for n, p in metrics_port_env().items()})
         return env
+
+
+def metrics_port_env() -> dict[str, str]:
+    """`<SERVICE>_METRICS_HTTP_PORT` -> the default port `make up` gives it."""
+    from labs_core.telemetry import DEFAULT_METRICS_PORTS
+
+    return {f"{s.upper()}_METRICS_HTTP_PORT": str(p) for s, p in DEFAULT_METRICS_PORTS.items()}
 
 
 def _settings_overrides(env: Mapping[str, str]) -> dict[str, Any]:
