@@ -1,8 +1,10 @@
 """The default agents shipped with the runtime."""
 
+from services.runtime.agents.analytics import AnalyticsAgent
+from services.runtime.agents.content import ContentAgent
 from services.runtime.agents.market import MarketAgent
 from services.runtime.domain.agent import AgentRuntime
 
-DEFAULT_AGENTS: tuple[type[AgentRuntime], ...] = (MarketAgent,)
+DEFAULT_AGENTS: tuple[type[AgentRuntime], ...] = (MarketAgent, ContentAgent, AnalyticsAgent)
 
-__all__ = ["DEFAULT_AGENTS", "MarketAgent"]
+__all__ = ["DEFAULT_AGENTS", "AnalyticsAgent", "ContentAgent", "MarketAgent"]
