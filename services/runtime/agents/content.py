@@ -75,7 +75,9 @@ class ContentAgent(AgentRuntime):
 
     async def act_generate(self, input: dict[str, Any]) -> dict[str, Any]:
         """One piece of content through generate_content."""
-        args = {k: input[k] for k in ("kind", "topic", "tone", "audience", "keywords") if k in input}
+        args: dict[str, Any] = {
+            k: input[k] for k in ("kind", "topic", "tone", "audience", "keywords") if k in input
+        }
         out = await self.call_tool("generate_content", args)
         await self.update_metric("content_generated", 1)
         result = {
