@@ -55,6 +55,11 @@ class ToolServiceStub:
                 request_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.SerializeToString,
                 response_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.FromString,
                 _registered_method=True)
+        self.RegisterTool = channel.unary_unary(
+                '/labs.tools.v1.ToolService/RegisterTool',
+                request_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolRequest.SerializeToString,
+                response_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolResponse.FromString,
+                _registered_method=True)
 
 
 class ToolServiceServicer:
@@ -89,6 +94,14 @@ class ToolServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterTool(self, request, context):
+        """Register at run time a tool served by another gRPC endpoint (which implements InvokeTool
+        for it). It is withdrawn (ToolRetired) when the endpoint fails its health checks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ToolServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_ToolServiceServicer_to_server(servicer, server):
                     servicer.ListNotifications,
                     request_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.FromString,
                     response_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'RegisterTool': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterTool,
+                    request_deserializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolRequest.FromString,
+                    response_serializer=labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class ToolService:
             '/labs.tools.v1.ToolService/ListNotifications',
             labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsRequest.SerializeToString,
             labs_dot_tools_dot_v1_dot_tool__service__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterTool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labs.tools.v1.ToolService/RegisterTool',
+            labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolRequest.SerializeToString,
+            labs_dot_tools_dot_v1_dot_tool__service__pb2.RegisterToolResponse.FromString,
             options,
             channel_credentials,
             insecure,
