@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -50,7 +51,7 @@ async def run(settings: AuditSettings, *argv: str) -> tuple[int, str]:
 async def world(eventlog: EventLog, database_url: str, schema: str) -> AsyncIterator[World]:
     began = datetime.now(UTC) - timedelta(seconds=1)
     tools_schema, metrics_schema = unique("t_"), unique("m_")
-    common = dict(
+    common: dict[str, Any] = dict(
         nats_url=eventlog.url,
         database_url=database_url,
         stream_name=eventlog.stream,

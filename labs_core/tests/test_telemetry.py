@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -39,7 +39,9 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
 
 
 @contextlib.asynccontextmanager
-async def served(serve: Callable[..., Awaitable[None]], settings: Any, name: str) -> AsyncIterator[int]:
+async def served(
+    serve: Callable[..., Coroutine[Any, Any, None]], settings: Any, name: str
+) -> AsyncIterator[int]:
     """Run a service's serve() until the block ends; yield its /metrics port."""
     telemetry.bound_ports.pop(name, None)
     stop = asyncio.Event()
@@ -126,13 +128,13 @@ async def test_metrics_tools_llm_and_gateway_serve_metrics(
 
     for name in ("metrics", "tools", "llm", "gateway"):
         monkeypatch.setenv(f"{name.upper()}_METRICS_HTTP_PORT", "0")
-    common = dict(
+    common: dict[str, Any] = dict(
         nats_url=eventlog.url,
         database_url=database_url,
         stream_name=eventlog.stream,
         subject_prefix=eventlog.prefix,
     )
-    cases: list[tuple[str, Callable[..., Awaitable[None]], Any, str]] = [
+    cases: list[tuple[str, Callable[..., Coroutine[Any, Any, None]], Any, str]] = [
         (
             "metrics",
             metrics_serve,
