@@ -25,6 +25,8 @@ from services.metrics.domain.facts import (
 from services.metrics.domain.report import AgentMetrics, MetricsReport
 
 _CATEGORY_PREFIX = "ERROR_CATEGORY_"
+#: Aggregate type of the llm service's call events.
+LLM_CALL = "llmcall"
 
 
 def category_name(value: int) -> str:
@@ -42,23 +44,36 @@ def _decimal(x: float) -> Decimal:
 
 
 def to_fact(stored: StoredEvent) -> Fact | None:
-    """The fact an execution event carries, or None for events the metrics do not use."""
+    """The fact an execution or llm event carries, or None for events the metrics do not use."""
     ev = stored.event
+    kind = ev.WhichOneof("payload")
+    at_ns = ev.occurred_at.seconds * 1_000_000_000 + ev.occurred_at.nanos
+    if ev.aggregate_type == LLM_CALL:
+        if kind != "model_call_recorded":
+            return None
+        # Model usage comes from the llm service's own record of each call (exactly one per
+        # call: streamed, cancelled, failed and fallback calls included), attributed to the
+        # execution that made it through the correlation id.
+        m = ev.model_call_recorded
+        return ModelCalled(
+            ev.correlation_id,
+            stored.sequence,
+            at_ns,
+            tokens_in=m.input_tokens,
+            tokens_out=m.output_tokens,
+            cost_usd=_decimal(m.cost_usd),
+        )
     if ev.aggregate_type != "execution":
         return None
-    kind = ev.WhichOneof("payload")
-    base = (ev.aggregate_id, stored.sequence, ev.occurred_at.seconds * 1_000_000_000 + ev.occurred_at.nanos)
+    base = (ev.aggregate_id, stored.sequence, at_ns)
     if kind == "execution_requested":
         # Agent types are upper-case names; normalised here so the agent_type filter always matches.
         return Requested(*base, agent_type=ev.execution_requested.agent_type.strip().upper())
     if kind == "tool_call_completed":
         t = ev.tool_call_completed
         return ToolCalled(*base, tool=t.tool, error=t.outcome == execution_pb2.CALL_OUTCOME_ERROR)
-    if kind == "model_call_completed":
-        m = ev.model_call_completed
-        return ModelCalled(
-            *base, tokens_in=m.tokens_in, tokens_out=m.tokens_out, cost_usd=_decimal(m.cost_usd)
-        )
+    # model_call_completed (the runtime's copy, kept for durable replay and the execution view)
+    # is not counted: the llm service's ModelCallRecorded is the source of model usage.
     if kind == "attempt_failed":
         a = ev.attempt_failed
         return AttemptFailed(

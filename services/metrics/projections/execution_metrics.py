@@ -12,7 +12,7 @@ from labs_core.eventlog import StoredEvent
 from labs_core.projector import Projection
 from services.metrics.domain.facts import Fact, FinalStatus
 from services.metrics.domain.rollups import ExecutionState, RollupBatch
-from services.metrics.mapper import to_fact
+from services.metrics.mapper import LLM_CALL, to_fact
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -87,7 +87,8 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
 
 
 class ExecutionMetrics(Projection):
-    """Rollups of execution events: statuses, latency, tokens, cost, tools, errors, custom metrics."""
+    """Rollups of execution events (statuses, latency, tools, errors, custom metrics) and of the llm
+    service's call events (tokens, cost, model calls)."""
 
     name = "metrics.execution_rollups"
     migrations = MIGRATIONS
@@ -101,7 +102,7 @@ class ExecutionMetrics(Projection):
     }
 
     def __init__(self, prefix: str, *, lock_scope: str = "") -> None:
-        self.subjects = [f"{prefix}.execution.>"]
+        self.subjects = [f"{prefix}.execution.>", f"{prefix}.{LLM_CALL}.>"]
         self.lock_scope = lock_scope
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:

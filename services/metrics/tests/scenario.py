@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from labs.events.v1 import envelope_pb2, execution_pb2
+from labs.events.v1 import envelope_pb2, execution_pb2, llm_pb2
 
 from labs_core.eventlog import EventLog, new_event
 
@@ -81,6 +81,18 @@ def _payload(r: Record) -> dict[str, Any]:
                 provider="offline", model="m", tokens_in=d["tin"], tokens_out=d["tout"], cost_usd=d["cost"]
             )
         }
+    if r.kind == "model_call_recorded":
+        return {
+            r.kind: llm_pb2.ModelCallRecorded(
+                provider="offline",
+                model="m",
+                input_tokens=d["tin"],
+                output_tokens=d["tout"],
+                estimated=d["outcome"] == "cancelled",
+                cost_usd=d["cost"],
+                outcome=d["outcome"],
+            )
+        }
     if r.kind == "attempt_failed":
         return {
             r.kind: execution_pb2.AttemptFailed(
@@ -105,7 +117,11 @@ def _payload(r: Record) -> dict[str, Any]:
 
 
 def envelope(r: Record) -> envelope_pb2.Event:
-    """The stored event of a record."""
+    """The stored event of a record (an llm call: its own aggregate, correlated to the execution)."""
+    if r.kind == "model_call_recorded":
+        return new_event(
+            "llmcall", r.data["call_id"], correlation_id=r.execution_id, occurred_at_ns=r.at_ns, **_payload(r)
+        )
     return new_event("execution", r.execution_id, occurred_at_ns=r.at_ns, **_payload(r))
 
 
@@ -137,16 +153,32 @@ def build(seed: int = 11) -> list[Record]:
         out.append(Record(xid, who, "execution_started", start + 1000))
         t = start + 2000
         step = max(1, latency_ns // 10)
-        for _ in range(rng.randint(0, 3)):
+        for n in range(rng.randint(0, 3)):
             t += rng.randint(1, step)
             cost = round(rng.uniform(0, 0.01), rng.choice([4, 6, 9]))
+            usage = {"tin": rng.randint(0, 4000), "tout": rng.randint(0, 900), "cost": cost}
+            outcome = rng.choices(["ok", "error", "cancelled"], [8, 1, 1])[0]
+            # The llm service records the call (the source of the metrics) ...
             out.append(
                 Record(
-                    xid,
-                    who,
-                    "model_call_completed",
+                    xid, who, "model_call_recorded", t, {**usage, "outcome": outcome, "call_id": f"c{i}-{n}"}
+                )
+            )
+            if outcome == "ok":
+                # ... then the runtime records its result in the execution's history (not counted
+                # again by the metrics), with figures that differ, so a double count would show.
+                out.append(
+                    Record(xid, who, "model_call_completed", t + 1, {"tin": 1, "tout": 1, "cost": 0.5})
+                )
+        if i % 9 == 0:
+            # A model call made outside any execution: attributed to UNKNOWN.
+            out.append(
+                Record(
+                    "",
+                    "UNKNOWN",
+                    "model_call_recorded",
                     t,
-                    {"tin": rng.randint(0, 4000), "tout": rng.randint(0, 900), "cost": cost},
+                    {"tin": 10, "tout": 5, "cost": 0.001, "outcome": "ok", "call_id": f"free{i}"},
                 )
             )
         for _ in range(rng.randint(0, 3)):
@@ -256,7 +288,7 @@ def expected(records: list[Record], start: datetime, end: datetime, agent: str |
     }
     n = len(terminal)
     lats = [lat[r.execution_id] for r in terminal if r.execution_id in lat]
-    models = [r for r in rs if r.kind == "model_call_completed"]
+    models = [r for r in rs if r.kind == "model_call_recorded"]
     errs: dict[str, list[Record]] = defaultdict(list)
     for r in rs:
         if r.kind == "execution_failed":
@@ -303,7 +335,7 @@ def agents_in(records: list[Record], start: datetime, end: datetime) -> list[str
             for r in records
             if _in(r, start, end)
             and r.counted
-            and r.kind not in ("execution_requested", "execution_started")
+            and r.kind not in ("execution_requested", "execution_started", "model_call_completed")
             and not (r.kind == "attempt_failed" and not r.data["will_retry"])
         }
     )

@@ -117,7 +117,7 @@ def test_batch_attributes_and_ignores_a_second_terminal_event() -> None:
 
 
 def test_mapper_turns_events_into_facts() -> None:
-    from labs.events.v1 import execution_pb2
+    from labs.events.v1 import execution_pb2, llm_pb2
 
     from labs_core.eventlog import StoredEvent, new_event
     from services.metrics.domain.facts import ModelCalled
@@ -130,8 +130,20 @@ def test_mapper_turns_events_into_facts() -> None:
 
     req = to_fact(stored(execution_requested=execution_pb2.ExecutionRequested(agent_type=" market ")))
     assert req == Requested("x", 9, 5 * NS + 7, agent_type="MARKET")
-    model = to_fact(stored(model_call_completed=execution_pb2.ModelCallCompleted(tokens_in=3, cost_usd=0.1)))
-    assert isinstance(model, ModelCalled) and model.cost_usd == Decimal("0.1")
+    # The runtime's copy of a model call is not counted; the llm service's record is.
+    assert (
+        to_fact(stored(model_call_completed=execution_pb2.ModelCallCompleted(tokens_in=3, cost_usd=0.1)))
+        is None
+    )
+    recorded = new_event(
+        "llmcall",
+        "call-1",
+        correlation_id="x",
+        occurred_at_ns=5 * NS + 7,
+        model_call_recorded=llm_pb2.ModelCallRecorded(input_tokens=3, output_tokens=4, cost_usd=0.1),
+    )
+    model = to_fact(StoredEvent(10, "p.llmcall.call-1.model_call_recorded", recorded))
+    assert model == ModelCalled("x", 10, 5 * NS + 7, tokens_in=3, tokens_out=4, cost_usd=Decimal("0.1"))
     failed = to_fact(
         stored(execution_failed=execution_pb2.ExecutionFailed(category=execution_pb2.ERROR_CATEGORY_BUDGET))
     )
