@@ -27,6 +27,8 @@ EXECUTION_TYPES = (
     "timed_out",
     "cancelled",
 )
+#: The model proxy's aggregate: one ModelCallRecorded per call, correlated to its execution.
+LLM_CALL = "llmcall"
 TERMINAL = {
     "execution_completed": "completed",
     "execution_failed": "failed",
@@ -40,6 +42,7 @@ def activity_subjects(prefix: str) -> list[str]:
     return [f"{prefix}.execution.*.{t}" for t in EXECUTION_TYPES] + [
         f"{prefix}.{COLLECTION}.>",
         f"{prefix}.{NOTIFICATION}.>",
+        f"{prefix}.{LLM_CALL}.*.model_call_recorded",
     ]
 
 
@@ -71,6 +74,17 @@ class ActivityProjection(Projection):
                 await self._collection(conn, ev, at)
             elif ev.aggregate_type == NOTIFICATION:
                 await self._notification(conn, ev, kind, at, stored.sequence)
+            elif kind == "model_call_recorded" and ev.correlation_id:
+                m = ev.model_call_recorded
+                await conn.execute(
+                    "UPDATE activity_executions SET proxy_calls = proxy_calls + 1, "
+                    "proxy_tokens_in = proxy_tokens_in + $2, proxy_tokens_out = proxy_tokens_out + $3, "
+                    "proxy_cost_usd = proxy_cost_usd + $4 WHERE execution_id = $1",
+                    ev.correlation_id,
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cost_usd,
+                )
 
     async def _execution(
         self, conn: asyncpg.Connection, ev: envelope_pb2.Event, kind: str, at: object

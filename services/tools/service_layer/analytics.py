@@ -9,6 +9,9 @@ import asyncpg
 
 from services.tools.domain.reports import Report
 
+# Tokens and cost of an execution: the model proxy's record (ModelCallRecorded, which also sees the
+# calls tools make for the execution) or, when larger, the runtime's ModelCallCompleted sum (the
+# proxy's record is missing for calls it could not record).
 PERIODS = {
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
@@ -23,9 +26,9 @@ _EXEC_FIGURES = """
   count(*) FILTER (WHERE status = 'timed_out') AS timed_out,
   count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
   count(*) FILTER (WHERE ended_at IS NULL) AS in_progress,
-  COALESCE(sum(tokens_in), 0) AS tokens_in,
-  COALESCE(sum(tokens_out), 0) AS tokens_out,
-  COALESCE(sum(cost_usd), 0) AS cost_usd,
+  COALESCE(sum(GREATEST(tokens_in, proxy_tokens_in)), 0) AS tokens_in,
+  COALESCE(sum(GREATEST(tokens_out, proxy_tokens_out)), 0) AS tokens_out,
+  COALESCE(sum(GREATEST(cost_usd, proxy_cost_usd)), 0) AS cost_usd,
   avg(EXTRACT(EPOCH FROM ended_at - requested_at) * 1000) AS avg_latency_ms,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM ended_at - requested_at) * 1000) AS p50_latency_ms,
   percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM ended_at - requested_at) * 1000) AS p95_latency_ms

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from labs.events.v1 import execution_pb2
+from labs.events.v1 import execution_pb2, llm_pb2
 
 from labs_core.eventlog import EventLog, new_event
 from services.tools.domain.errors import ArgumentsInvalid, ToolNotPermitted
@@ -77,6 +77,15 @@ async def test_user_metrics_and_reports_on_projected_events(rig: Rig, eventlog: 
     await _execution(eventlog, "e1", "alice", "MARKET", "completed", (100, 50), 0.01)
     await _execution(eventlog, "e2", "alice", "CONTENT", "failed", (10, 0), 0.001)
     await _execution(eventlog, "e3", "alice", "MARKET", "running")
+    # A model call a tool made for e2, as the model proxy recorded it (not in e2's own events).
+    await eventlog.append(
+        new_event(
+            "llmcall",
+            "call-1",
+            correlation_id="e2",
+            model_call_recorded=llm_pb2.ModelCallRecorded(input_tokens=30, output_tokens=20, cost_usd=0.002),
+        )
+    )
     last = await _execution(eventlog, "e4", "bob", "MARKET", "completed", (7, 7), 0.5)
     await rig.call(
         "create_listing",
@@ -102,8 +111,8 @@ async def test_user_metrics_and_reports_on_projected_events(rig: Rig, eventlog: 
         "in_progress": 1,
         "success_rate": 0.5,
     }
-    assert m["tokens"] == {"input": 110, "output": 50, "total": 160}
-    assert m["cost_usd"] == pytest.approx(0.011)
+    assert m["tokens"] == {"input": 130, "output": 70, "total": 200}
+    assert m["cost_usd"] == pytest.approx(0.012)
     assert m["listings_created"] == 1 and m["notifications_received"] == 1
     assert m["by_agent_type"] == {
         "CONTENT": {"executions": 1, "completed": 0},
