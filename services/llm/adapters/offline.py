@@ -17,7 +17,9 @@ properties it can fill from the message, in this order: a `name: value` / `name=
 message in order; the property's `default`. Properties it cannot fill are left out (the tool's
 own validation then names them). The call id is derived from the conversation, so the same
 request gives the same id. Otherwise it answers, digesting the last user message and the tool
-results.
+results. Parameter extraction (`json_schema` of an object): the answer is the object of the
+required properties filled by the same rule, plus `"offline_provider": true` unless the schema
+forbids additional properties.
 """
 
 from __future__ import annotations
@@ -106,6 +108,10 @@ def answer(request: GenerateRequest) -> Completion:
         return Completion("", usage, TOOL_CALLS, (call,))
     digest = _digest(_subject(request))
     limit = request.max_output_tokens
+    if request.json_schema is not None and request.json_schema.get("type", "object") == "object":
+        text = _dumps(_schema_answer(request.json_schema, request.last_user_text()))
+        usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+        return Completion(text, usage, STOP)
     if request.json_mode:
         text, cut = _json_answer(digest, limit)
     else:
@@ -183,6 +189,15 @@ def _fill_arguments(tool: Tool, text: str) -> dict[str, Any]:
             value = spec["default"]
         if value is not None:
             out[name] = value
+    return out
+
+
+def _schema_answer(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    # Parameter extraction: the schema's required properties filled from the message (the same
+    # rule as tool arguments), labelled unless the schema forbids extra properties.
+    out = _fill_arguments(Tool("extract", "", schema), text)
+    if schema.get("additionalProperties", True) is not False:
+        out = {"offline_provider": True, **out}
     return out
 
 
