@@ -16,7 +16,6 @@ from labs.tools.v1 import tool_service_pb2_grpc as tpb_grpc
 
 from labs_core.eventlog import EventLog
 from labs_core.structs import dict_to_struct, struct_to_dict
-from labs_core.testing import unique
 from services.tools.domain.registry import Registry, ToolContext
 from services.tools.entrypoints.grpc_servicer import ToolServicer
 from services.tools.service_layer.invoker import Invoker
@@ -159,7 +158,7 @@ async def test_register_invoke_restart_and_retire(stack: tuple[OpsStack, Any], e
 
 
 async def test_registration_errors_name_the_field(stack: tuple[OpsStack, Any]) -> None:
-    s, stub = stack
+    _, stub = stack
     remote, port, _ = await start_remote()
     try:
         cases = [
