@@ -10,6 +10,7 @@ from labs.events.v1 import llm_pb2
 
 from labs_core.errors import EventLogUnavailable
 from labs_core.eventlog import EventLog, new_event
+from labs_core.tracing import current_traceparent
 from services.llm.domain.model import CallRecord
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class EventLogRecorder:
             call.call_id,
             correlation_id=call.execution_id,
             actor=ACTOR,
+            # The recording task runs in the caller's context: the call's own span.
+            traceparent=current_traceparent(),
             model_call_recorded=to_event(call),
         )
         for attempt in range(1, self._attempts + 1):

@@ -173,3 +173,23 @@ async def test_stream_falls_back_before_the_first_chunk_and_records_it(
     [event] = await llm_events(eventlog, 1)
     assert list(payload(event).fallbacks) == ["gemini: 500"] and payload(event).outcome == "ok"
     assert event.event.correlation_id == ""
+
+
+async def test_unary_call_cancelled_by_the_client_is_recorded(
+    stub: llm_service_pb2_grpc.LlmServiceStub, gemini_server: FakeGemini, eventlog: EventLog
+) -> None:
+    gemini_server.script(Reply(delay_s=5.0))
+    call = stub.Generate(pb.GenerateRequest(prompt="Slow question here", execution_id="exec-u"), timeout=10)
+    while not gemini_server.seen:
+        await asyncio.sleep(0.02)
+    call.cancel()
+    [event] = await llm_events(eventlog, 1)
+    p = payload(event)
+    assert event.event.correlation_id == "exec-u"
+    assert (p.outcome, p.provider, p.input_tokens, p.output_tokens, p.estimated) == (
+        "cancelled",
+        "gemini",
+        3,
+        0,
+        True,
+    )
