@@ -72,6 +72,7 @@ class Projector:
         self.active = False
         self._advanced = asyncio.Condition()
         self._conn: asyncpg.Connection | None = None
+        self._search_path_set: asyncpg.Connection | None = None
         self._stopped = False
 
     async def _read_checkpoint(self, conn: asyncpg.Connection) -> int:
@@ -124,8 +125,11 @@ class Projector:
         if not fresh:
             return
         last = fresh[-1].sequence
+        if self._search_path_set is not conn:
+            # The connection is this projector's own: set its schema once, not per transaction.
+            await conn.execute(f'SET search_path TO "{self.schema}"')
+            self._search_path_set = conn
         async with conn.transaction():
-            await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
             await self.projection.apply(conn, fresh)
             await conn.execute(
                 "INSERT INTO projection_checkpoints (projection, last_sequence) VALUES ($1, $2) "

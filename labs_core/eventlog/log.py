@@ -226,41 +226,57 @@ class EventLog:
                 await self.js.delete_consumer(self.stream, info.name)
 
     async def subscribe(
-        self, subjects: Sequence[str], from_sequence: int, *, batch_size: int = 500
+        self,
+        subjects: Sequence[str],
+        from_sequence: int,
+        *,
+        batch_size: int = 500,
+        idle_wait_s: float = 5.0,
     ) -> AsyncIterator[list[StoredEvent]]:
-        """Events on `subjects` from `from_sequence` on, in order, as batches of what has arrived.
+        """Events on `subjects` from `from_sequence` on, in order, as batches.
 
-        An ordered consumer (ephemeral, flow-controlled, self-healing) feeds a queue; each batch
-        is whatever is queued, up to `batch_size`, so a busy log gives big batches.
+        An ephemeral pull consumer (no acks, in memory, removed when idle) is asked for up to
+        `batch_size` events at a time: catching up it returns full batches, live it returns as
+        soon as one event arrives. If the server drops the consumer (restart, inactivity) it is
+        created again from the next sequence, so nothing is lost or repeated.
         """
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-        async def on_msg(msg: Msg) -> None:
-            queue.put_nowait(msg)
-
-        cfg = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=max(1, from_sequence),
-        )
-        if len(subjects) > 1:
-            cfg.filter_subjects = list(subjects)
-        sub = await self.js.subscribe(
-            subjects[0] if len(subjects) == 1 else "",
-            cb=on_msg,
-            ordered_consumer=True,
-            config=cfg,
-            stream=self.stream,
-        )
-        try:
-            while True:
-                first = await queue.get()
-                msgs = [first]
-                while len(msgs) < batch_size and not queue.empty():
-                    msgs.append(queue.get_nowait())
-                yield [self._from_consumer(m) for m in msgs]
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        next_seq = max(1, from_sequence)
+        while True:
+            cfg = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=next_seq,
+                ack_policy=api.AckPolicy.NONE,
+                inactive_threshold=max(30.0, idle_wait_s * 6),
+                mem_storage=True,
+                max_waiting=1,
+            )
+            if len(subjects) == 1:
+                cfg.filter_subject = subjects[0]
+            else:
+                cfg.filter_subjects = list(subjects)
+            info = await self.js.add_consumer(self.stream, cfg)
+            psub = await self.js.pull_subscribe_bind(info.name, stream=self.stream)
+            try:
+                while True:
+                    try:
+                        msgs = await psub.fetch(batch_size, timeout=idle_wait_s)
+                    except TimeoutError:
+                        continue
+                    batch = [self._from_consumer(m) for m in msgs]
+                    next_seq = batch[-1].sequence + 1
+                    yield batch
+            except (
+                NotFoundError,
+                nats.js.errors.ServiceUnavailableError,
+                nats.errors.ConnectionClosedError,
+            ) as e:
+                log.warning("subscription consumer lost (%s); resuming at sequence %d", e, next_seq)
+                await asyncio.sleep(0.2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await psub.unsubscribe()
+                with contextlib.suppress(Exception):
+                    await self.js.delete_consumer(self.stream, info.name)
 
     @staticmethod
     def _from_consumer(msg: Msg) -> StoredEvent:

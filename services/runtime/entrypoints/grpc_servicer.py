@@ -63,7 +63,10 @@ class RuntimeAgentService(pb_grpc.AgentServiceServicer):
     ) -> pb.CancelExecutionResponse:
         out = await self.commands.cancel(
             CancelCommand(
-                request.execution_id, reason=request.reason or "cancelled by request", actor=actor_of(context)
+                request.execution_id,
+                reason=request.reason or "cancelled by request",
+                actor=actor_of(context),
+                role=_meta(context, "x-labs-role"),
             )
         )
         return pb.CancelExecutionResponse(

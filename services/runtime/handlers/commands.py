@@ -9,7 +9,14 @@ from typing import Any
 import jsonschema
 from labs.events.v1 import agent_pb2, execution_pb2
 
-from labs_core.errors import AlreadyExists, ConcurrencyConflict, FailedPrecondition, InvalidArgument, NotFound
+from labs_core.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from labs_core.eventlog import EventLog, new_event
 from labs_core.ids import derived_id, uuid7
 from labs_core.structs import dict_to_struct
@@ -47,11 +54,16 @@ class Accepted:
 
 @dataclass(frozen=True)
 class CancelCommand:
-    """Stop an execution."""
+    """Stop an execution. `role` is the caller's role as the gateway verified it ("" inside)."""
 
     execution_id: str
     reason: str = ""
     actor: str = ""
+    role: str = ""
+
+
+#: Agent types whose executions only an admin may cancel (as only an admin may start them).
+ADMIN_ONLY = frozenset({"ADMIN"})
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,8 @@ class Commands:
             if not events:
                 raise NotFound(f"execution {cmd.execution_id} not found")
             state = fold(cmd.execution_id, events)
+            if state.agent_type in ADMIN_ONLY and cmd.role not in ("", "admin"):
+                raise PermissionDenied(f"cancelling a {state.agent_type} execution needs the admin role")
             if state.terminal:
                 raise FailedPrecondition(f"execution {cmd.execution_id} already finished: {state.status}")
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,207 +59,354 @@ class ExecutionsProjection(Projection):
         self.subjects = [f"{prefix}.execution.>", f"{prefix}.agent.>"]
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
+        """Fold the batch in memory, then write it with a few set-based statements."""
+        b = _Batch()
         for se in events:
-            await self._apply_one(conn, se.sequence, se.event)
+            b.add(se.sequence, se.event)
+        await b.write(conn)
 
-    async def _apply_one(self, c: asyncpg.Connection, seq: int, ev: envelope_pb2.Event) -> None:
+
+_NEW_COLS = (
+    "execution_id",
+    "task_id",
+    "agent_type",
+    "action",
+    "input",
+    "queued_at",
+    "request_id",
+    "submitted_by",
+    "timeout_ms",
+    "max_tokens",
+    "max_cost_usd",
+    "version",
+)
+_NEW_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "int",
+    "bigint",
+    "float8",
+    "bigint",
+)
+
+
+@dataclass
+class _Patch:
+    """What a batch changes in one executions row, in the per-event statements' own semantics."""
+
+    version: int = 0
+    status: str | None = None
+    attempts: int | None = None
+    started_at: datetime | None = None  # the first start wins (coalesce)
+    finished_at: datetime | None = None
+    output_set: bool = False
+    output: str | None = None
+    error_set: bool = False
+    error_category: str | None = None
+    error_message: str | None = None
+    error_attempt: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    cancel_set: bool = False  # CancellationRequested sets the cancel fields
+    cancel_at: datetime | None = None
+    cancel_by: str | None = None
+    cancel_reason: str | None = None
+    cancel_fb_at: datetime | None = None  # ExecutionCancelled only fills them when empty
+    cancel_fb_by: str | None = None
+    cancel_fb_reason: str | None = None
+    phases: str | None = None
+
+    def error(self, category: str | None, message: str | None, attempt: int | None) -> None:
+        self.error_set, self.error_category, self.error_message, self.error_attempt = (
+            True,
+            category,
+            message,
+            attempt,
+        )
+
+
+class _Batch:
+    """One batch of events folded into rows and patches."""
+
+    def __init__(self) -> None:
+        self.new: list[tuple[object, ...]] = []
+        self.patches: dict[str, _Patch] = {}
+        self.tools: list[tuple[object, ...]] = []
+        self.models: list[tuple[object, ...]] = []
+        self.failed: list[tuple[object, ...]] = []
+        self.memory: list[tuple[object, ...]] = []
+        self.agents: list[tuple[int, envelope_pb2.Event]] = []
+
+    def _patch(self, xid: str, seq: int) -> _Patch:
+        p = self.patches.get(xid)
+        if p is None:
+            p = self.patches[xid] = _Patch()
+        p.version = seq
+        return p
+
+    def add(self, seq: int, ev: envelope_pb2.Event) -> None:
         kind = ev.WhichOneof("payload")
         xid = ev.aggregate_id
         at = _at(ev)
         if kind == "execution_requested":
-            p = ev.execution_requested
-            await c.execute(
-                "INSERT INTO executions (execution_id, task_id, agent_type, action, input, status, queued_at, "
-                "request_id, submitted_by, timeout_ms, max_tokens, max_cost_usd, version) "
-                "VALUES ($1,$2,$3,$4,$5,'QUEUED',$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING",
-                xid,
-                p.task_id,
-                p.agent_type,
-                p.action,
-                struct_json(p.input),
-                at,
-                p.request_id,
-                ev.actor,
-                p.timeout_ms,
-                p.max_tokens,
-                p.max_cost_usd,
-                seq,
+            r = ev.execution_requested
+            self.new.append(
+                (
+                    xid,
+                    r.task_id,
+                    r.agent_type,
+                    r.action,
+                    struct_json(r.input),
+                    at,
+                    r.request_id,
+                    ev.actor,
+                    r.timeout_ms,
+                    r.max_tokens,
+                    r.max_cost_usd,
+                    seq,
+                )
             )
+        elif kind == "agent_registered":
+            self.agents.append((seq, ev))
         elif kind == "execution_started":
-            await c.execute(
-                "UPDATE executions SET status = 'RUNNING', attempts = $2, started_at = coalesce(started_at, $3), "
-                "version = $4 WHERE execution_id = $1",
-                xid,
-                ev.execution_started.attempt,
-                at,
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.status, p.attempts = "RUNNING", ev.execution_started.attempt
+            p.started_at = p.started_at or at
         elif kind == "tool_call_completed":
             t = ev.tool_call_completed
-            await c.execute(
-                "INSERT INTO tool_calls (execution_id, attempt, step, tool, arguments, result, duration_us, outcome, "
-                "error_message) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
-                xid,
-                t.attempt,
-                t.step,
-                t.tool,
-                struct_json(t.arguments),
-                struct_json(t.result) if t.HasField("result") else None,
-                t.duration_us,
-                _OUTCOME.get(t.outcome, "?"),
-                t.error_message,
+            self.tools.append(
+                (
+                    xid,
+                    t.attempt,
+                    t.step,
+                    t.tool,
+                    struct_json(t.arguments),
+                    struct_json(t.result) if t.HasField("result") else None,
+                    t.duration_us,
+                    _OUTCOME.get(t.outcome, "?"),
+                    t.error_message,
+                )
             )
-            await c.execute(
-                "UPDATE executions SET tool_call_count = tool_call_count + 1, version = $2 WHERE execution_id = $1",
-                xid,
-                seq,
-            )
+            self._patch(xid, seq).tool_calls += 1
         elif kind == "model_call_completed":
             m = ev.model_call_completed
-            await c.execute(
-                "INSERT INTO model_calls (execution_id, attempt, step, provider, model, tokens_in, tokens_out, "
-                "cost_usd, duration_us, outcome) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
-                xid,
-                m.attempt,
-                m.step,
-                m.provider,
-                m.model,
-                m.tokens_in,
-                m.tokens_out,
-                m.cost_usd,
-                m.duration_us,
-                _OUTCOME.get(m.outcome, "?"),
+            self.models.append(
+                (
+                    xid,
+                    m.attempt,
+                    m.step,
+                    m.provider,
+                    m.model,
+                    m.tokens_in,
+                    m.tokens_out,
+                    m.cost_usd,
+                    m.duration_us,
+                    _OUTCOME.get(m.outcome, "?"),
+                )
             )
-            await c.execute(
-                "UPDATE executions SET tokens_in = tokens_in + $2, tokens_out = tokens_out + $3, "
-                "cost_usd = cost_usd + $4, version = $5 WHERE execution_id = $1",
-                xid,
-                m.tokens_in,
-                m.tokens_out,
-                m.cost_usd,
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.tokens_in += m.tokens_in
+            p.tokens_out += m.tokens_out
+            p.cost_usd += m.cost_usd
         elif kind == "attempt_failed":
             a = ev.attempt_failed
-            await c.execute(
-                "INSERT INTO failed_attempts (execution_id, attempt, category, message, retry_delay_ms, failed_at) "
-                "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
-                xid,
-                a.attempt,
-                category_name(a.category),
-                a.message,
-                a.retry_delay_ms,
-                at,
-            )
-            await c.execute(
-                "UPDATE executions SET status = CASE WHEN $2 THEN 'RETRYING' ELSE status END, "
-                "error_category = $3, error_message = $4, error_attempt = $5, version = $6 WHERE execution_id = $1",
-                xid,
-                a.will_retry,
-                category_name(a.category),
-                a.message,
-                a.attempt,
-                seq,
-            )
+            cat = category_name(a.category)
+            self.failed.append((xid, a.attempt, cat, a.message, a.retry_delay_ms, at))
+            p = self._patch(xid, seq)
+            if a.will_retry:
+                p.status = "RETRYING"
+            p.error(cat, a.message, a.attempt)
         elif kind == "cancellation_requested":
-            await c.execute(
-                "UPDATE executions SET cancel_requested_at = $2, cancel_requested_by = $3, cancel_reason = $4, "
-                "version = $5 WHERE execution_id = $1",
-                xid,
-                at,
-                ev.actor,
-                ev.cancellation_requested.reason,
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.cancel_set, p.cancel_at, p.cancel_by = True, at, ev.actor
+            p.cancel_reason = ev.cancellation_requested.reason
         elif kind == "execution_completed":
             d = ev.execution_completed
-            await c.execute(
-                "UPDATE executions SET status = 'COMPLETED', output = $2, finished_at = $3, phases = $4, "
-                "error_category = NULL, error_message = NULL, error_attempt = NULL, version = $5 "
-                "WHERE execution_id = $1",
-                xid,
-                struct_json(d.output),
-                at,
-                _phases(d.phases),
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.status, p.finished_at, p.phases = "COMPLETED", at, _phases(d.phases)
+            p.output_set, p.output = True, struct_json(d.output)
+            p.error(None, None, None)
         elif kind == "execution_failed":
             f = ev.execution_failed
             cat = category_name(f.category)
-            await c.execute(
-                "UPDATE executions SET status = $2, error_category = $3, error_message = $4, error_attempt = $5, "
-                "finished_at = $6, phases = $7, version = $8 WHERE execution_id = $1",
-                xid,
-                "BUDGET_EXCEEDED" if cat == "BUDGET" else "FAILED",
-                cat,
-                f.message,
-                f.attempt,
-                at,
-                _phases(f.phases),
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.status = "BUDGET_EXCEEDED" if cat == "BUDGET" else "FAILED"
+            p.finished_at, p.phases = at, _phases(f.phases)
+            p.error(cat, f.message, f.attempt)
         elif kind == "execution_timed_out":
             t2 = ev.execution_timed_out
-            await c.execute(
-                "UPDATE executions SET status = 'TIMED_OUT', error_category = 'TIMEOUT', error_message = $2, "
-                "error_attempt = $3, finished_at = $4, version = $5 WHERE execution_id = $1",
-                xid,
-                f"attempt ran past {t2.timeout_ms} ms",
-                t2.attempt,
-                at,
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.status, p.finished_at = "TIMED_OUT", at
+            p.error("TIMEOUT", f"attempt ran past {t2.timeout_ms} ms", t2.attempt)
         elif kind == "execution_cancelled":
-            await c.execute(
-                "UPDATE executions SET status = 'CANCELLED', finished_at = $2, "
-                "cancel_reason = coalesce(cancel_reason, $3), cancel_requested_at = coalesce(cancel_requested_at, $2), "
-                "cancel_requested_by = coalesce(cancel_requested_by, $4), version = $5 WHERE execution_id = $1",
-                xid,
-                at,
-                ev.execution_cancelled.reason,
-                ev.actor,
-                seq,
-            )
+            p = self._patch(xid, seq)
+            p.status, p.finished_at = "CANCELLED", at
+            if p.cancel_set:
+                # Requested earlier in this batch: the fields are set already (coalesce keeps them).
+                p.cancel_reason = (
+                    p.cancel_reason if p.cancel_reason is not None else ev.execution_cancelled.reason
+                )
+            else:
+                p.cancel_fb_at, p.cancel_fb_by = at, ev.actor
+                p.cancel_fb_reason = ev.execution_cancelled.reason
         elif kind == "memory_written":
             mw = ev.memory_written
+            self.memory.append((xid, mw.key, value_json(mw.value), at, seq))
+            self._patch(xid, seq)
+        elif kind == "metric_updated":
+            self._patch(xid, seq)
+
+    async def write(self, c: asyncpg.Connection) -> None:
+        if self.new:
+            cols = ", ".join(_NEW_COLS)
+            args = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_NEW_TYPES))
+            sel = ", ".join(f"u.{col}::jsonb" if col == "input" else f"u.{col}" for col in _NEW_COLS)
+            await c.execute(
+                f"INSERT INTO executions ({cols}, status) SELECT {sel}, 'QUEUED' FROM unnest({args}) AS u({cols}) "
+                "ON CONFLICT DO NOTHING",
+                *_columns(self.new, len(_NEW_COLS)),
+            )
+        if self.tools:
+            await c.execute(
+                "INSERT INTO tool_calls (execution_id, attempt, step, tool, arguments, result, duration_us, outcome, "
+                "error_message) SELECT u.x, u.a, u.s, u.t, u.args::jsonb, u.res::jsonb, u.d, u.o, u.e FROM unnest("
+                "$1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
+                "$9::text[]) AS u(x, a, s, t, args, res, d, o, e) ON CONFLICT DO NOTHING",
+                *_columns(self.tools, 9),
+            )
+        if self.models:
+            await c.execute(
+                "INSERT INTO model_calls (execution_id, attempt, step, provider, model, tokens_in, tokens_out, "
+                "cost_usd, duration_us, outcome) SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], "
+                "$5::text[], $6::bigint[], $7::bigint[], $8::float8[], $9::bigint[], $10::text[]) ON CONFLICT DO NOTHING",
+                *_columns(self.models, 10),
+            )
+        if self.failed:
+            await c.execute(
+                "INSERT INTO failed_attempts (execution_id, attempt, category, message, retry_delay_ms, failed_at) "
+                "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[]) "
+                "ON CONFLICT DO NOTHING",
+                *_columns(self.failed, 6),
+            )
+        if self.patches:
+            await self._update(c)
+        if self.memory:
             await c.execute(
                 "INSERT INTO agent_memory (agent_type, key, value, execution_id, updated_at, version) "
-                "SELECT agent_type, $2, $3::jsonb, $1, $4, $5 FROM executions WHERE execution_id = $1 "
+                "SELECT DISTINCT ON (e.agent_type, u.k) e.agent_type, u.k, u.v::jsonb, u.x, u.at, u.seq "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[]) AS u(x, k, v, at, seq) "
+                "JOIN executions e ON e.execution_id = u.x ORDER BY e.agent_type, u.k, u.seq DESC "
                 "ON CONFLICT (agent_type, key) DO UPDATE SET value = EXCLUDED.value, "
                 "execution_id = EXCLUDED.execution_id, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version "
                 "WHERE agent_memory.version < EXCLUDED.version",
-                xid,
-                mw.key,
-                value_json(mw.value),
-                at,
-                seq,
+                *_columns(self.memory, 5),
             )
-            await c.execute("UPDATE executions SET version = $2 WHERE execution_id = $1", xid, seq)
-        elif kind == "metric_updated":
-            await c.execute("UPDATE executions SET version = $2 WHERE execution_id = $1", xid, seq)
-        elif kind == "agent_registered":
-            r = ev.agent_registered
-            await c.execute(
-                "INSERT INTO agents (agent_type, version, description, actions, allowed_tools, timeout_ms, "
-                "max_timeout_ms, max_attempts, initial_delay_ms, max_delay_ms, jitter, definition_hash, registered_at) "
-                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (agent_type) DO UPDATE SET "
-                "version = EXCLUDED.version, description = EXCLUDED.description, actions = EXCLUDED.actions, "
-                "allowed_tools = EXCLUDED.allowed_tools, timeout_ms = EXCLUDED.timeout_ms, "
-                "max_timeout_ms = EXCLUDED.max_timeout_ms, max_attempts = EXCLUDED.max_attempts, "
-                "initial_delay_ms = EXCLUDED.initial_delay_ms, max_delay_ms = EXCLUDED.max_delay_ms, "
-                "jitter = EXCLUDED.jitter, definition_hash = EXCLUDED.definition_hash, "
-                "registered_at = EXCLUDED.registered_at WHERE agents.version < EXCLUDED.version",
-                r.agent_type,
-                r.version,
-                r.description,
-                list(r.actions),
-                list(r.allowed_tools),
-                r.timeout_ms,
-                r.max_timeout_ms,
-                r.retry.max_attempts,
-                r.retry.initial_delay_ms,
-                r.retry.max_delay_ms,
-                r.retry.jitter,
-                r.definition_hash,
-                at,
-            )
+        for seq, ev in self.agents:
+            await _agent_registered(c, seq, ev)
+
+    async def _update(self, c: asyncpg.Connection) -> None:
+        ids = list(self.patches)
+        ps = [self.patches[x] for x in ids]
+
+        def col(name: str) -> list[object]:
+            return [getattr(p, name) for p in ps]
+
+        await c.execute(
+            """
+            UPDATE executions e SET
+              status = coalesce(u.status, e.status),
+              attempts = coalesce(u.attempts, e.attempts),
+              started_at = coalesce(e.started_at, u.started_at),
+              finished_at = coalesce(u.finished_at, e.finished_at),
+              output = CASE WHEN u.output_set THEN u.output::jsonb ELSE e.output END,
+              error_category = CASE WHEN u.error_set THEN u.error_category ELSE e.error_category END,
+              error_message = CASE WHEN u.error_set THEN u.error_message ELSE e.error_message END,
+              error_attempt = CASE WHEN u.error_set THEN u.error_attempt ELSE e.error_attempt END,
+              tokens_in = e.tokens_in + u.tokens_in,
+              tokens_out = e.tokens_out + u.tokens_out,
+              cost_usd = e.cost_usd + u.cost_usd,
+              tool_call_count = e.tool_call_count + u.tool_calls,
+              cancel_requested_at = CASE WHEN u.cancel_set THEN u.cancel_at
+                                         ELSE coalesce(e.cancel_requested_at, u.cancel_fb_at) END,
+              cancel_requested_by = CASE WHEN u.cancel_set THEN u.cancel_by
+                                         ELSE coalesce(e.cancel_requested_by, u.cancel_fb_by) END,
+              cancel_reason = CASE WHEN u.cancel_set THEN u.cancel_reason
+                                   ELSE coalesce(e.cancel_reason, u.cancel_fb_reason) END,
+              phases = coalesce(u.phases::jsonb, e.phases),
+              version = u.version
+            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
+                        $7::bool[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::int[], $13::bigint[],
+                        $14::bigint[], $15::float8[], $16::int[], $17::bool[], $18::timestamptz[], $19::text[],
+                        $20::text[], $21::timestamptz[], $22::text[], $23::text[], $24::text[])
+              AS u(execution_id, version, status, attempts, started_at, finished_at, output_set, output, error_set,
+                   error_category, error_message, error_attempt, tokens_in, tokens_out, cost_usd, tool_calls,
+                   cancel_set, cancel_at, cancel_by, cancel_reason, cancel_fb_at, cancel_fb_by, cancel_fb_reason,
+                   phases)
+            WHERE e.execution_id = u.execution_id
+            """,
+            ids,
+            col("version"),
+            col("status"),
+            col("attempts"),
+            col("started_at"),
+            col("finished_at"),
+            col("output_set"),
+            col("output"),
+            col("error_set"),
+            col("error_category"),
+            col("error_message"),
+            col("error_attempt"),
+            col("tokens_in"),
+            col("tokens_out"),
+            col("cost_usd"),
+            col("tool_calls"),
+            col("cancel_set"),
+            col("cancel_at"),
+            col("cancel_by"),
+            col("cancel_reason"),
+            col("cancel_fb_at"),
+            col("cancel_fb_by"),
+            col("cancel_fb_reason"),
+            col("phases"),
+        )
+
+
+def _columns(rows: list[tuple[object, ...]], n: int) -> list[list[object]]:
+    """Rows -> one list per column (for unnest)."""
+    return [[r[i] for r in rows] for i in range(n)]
+
+
+async def _agent_registered(c: asyncpg.Connection, seq: int, ev: envelope_pb2.Event) -> None:
+    r = ev.agent_registered
+    await c.execute(
+        "INSERT INTO agents (agent_type, version, description, actions, allowed_tools, timeout_ms, "
+        "max_timeout_ms, max_attempts, initial_delay_ms, max_delay_ms, jitter, definition_hash, registered_at) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (agent_type) DO UPDATE SET "
+        "version = EXCLUDED.version, description = EXCLUDED.description, actions = EXCLUDED.actions, "
+        "allowed_tools = EXCLUDED.allowed_tools, timeout_ms = EXCLUDED.timeout_ms, "
+        "max_timeout_ms = EXCLUDED.max_timeout_ms, max_attempts = EXCLUDED.max_attempts, "
+        "initial_delay_ms = EXCLUDED.initial_delay_ms, max_delay_ms = EXCLUDED.max_delay_ms, "
+        "jitter = EXCLUDED.jitter, definition_hash = EXCLUDED.definition_hash, "
+        "registered_at = EXCLUDED.registered_at WHERE agents.version < EXCLUDED.version",
+        r.agent_type,
+        r.version,
+        r.description,
+        list(r.actions),
+        list(r.allowed_tools),
+        r.timeout_ms,
+        r.max_timeout_ms,
+        r.retry.max_attempts,
+        r.retry.initial_delay_ms,
+        r.retry.max_delay_ms,
+        r.retry.jitter,
+        r.definition_hash,
+        _at(ev),
+    )

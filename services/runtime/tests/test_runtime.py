@@ -249,3 +249,22 @@ async def test_autonomous_mode_validates_its_input(eventlog, database_url, schem
         with pytest.raises(grpc.aio.AioRpcError) as ei:
             await st.execute("PROBE", "auto", {"max_steps": 3})
         assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "input" in _violations(ei.value)
+
+
+async def test_only_an_admin_cancels_an_admin_execution(eventlog: EventLog) -> None:
+    from labs.events.v1 import execution_pb2
+
+    from labs_core.errors import PermissionDenied
+    from labs_core.eventlog import new_event
+    from services.runtime.domain.registry import AgentRegistry
+    from services.runtime.handlers.commands import CancelCommand, Commands
+
+    cmds = Commands(eventlog, AgentRegistry())
+    for xid in ("adm-1", "adm-2"):
+        req = execution_pb2.ExecutionRequested(agent_type="ADMIN", action="query")
+        await eventlog.append(new_event("execution", xid, execution_requested=req), expected_sequence=0)
+    with pytest.raises(PermissionDenied):
+        await cmds.cancel(CancelCommand("adm-1", role="operator"))
+    assert (await cmds.cancel(CancelCommand("adm-1", role="admin"))).status == "CANCELLED"
+    # Inside the system (no role from a gateway) the call is trusted.
+    assert (await cmds.cancel(CancelCommand("adm-2"))).status == "CANCELLED"
