@@ -67,7 +67,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
 
 
 def build_proxy(settings: Settings, recorder: CallRecorder | None = None) -> ModelProxy:
-    """The model proxy wired from `settings`; calls are recorded by `recorder` (default: in memory)."""
+    """The model proxy wired from `settings`; calls are recorded by `recorder` (default: not at all)."""
     policy = RoutingPolicy(
         chain=settings.llm_fallback_chain,
         allow_offline=settings.allow_offline_fallback,

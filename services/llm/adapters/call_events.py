@@ -58,8 +58,15 @@ class EventLogRecorder:
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
 
 
+class DiscardRecorder:
+    """Records nothing: a proxy built without an event log (benchmarks, tools)."""
+
+    async def record(self, call: CallRecord) -> None:
+        """Drop `call`."""
+
+
 class MemoryRecorder:
-    """Keeps the records in a list (unit tests of the proxy and a service with no event log)."""
+    """Keeps the records in a list (unit tests of the proxy)."""
 
     def __init__(self) -> None:
         self.calls: list[CallRecord] = []

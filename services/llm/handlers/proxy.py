@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from labs_core.ids import uuid7
 from services.llm.adapters.base import Provider
-from services.llm.adapters.call_events import CallRecorder, MemoryRecorder
+from services.llm.adapters.call_events import CallRecorder, DiscardRecorder
 from services.llm.domain import tokens
 from services.llm.domain.breaker import CircuitBreaker
 from services.llm.domain.catalog import OFFLINE_MODEL, ModelCatalog
@@ -88,8 +88,8 @@ class ModelProxy:
         recorder: CallRecorder | None = None,
     ) -> None:
         self.catalog = catalog
-        # Every call is recorded once, whatever its outcome; without a recorder, in memory.
-        self.recorder: CallRecorder = recorder if recorder is not None else MemoryRecorder()
+        # Every call is recorded once, whatever its outcome (serve() records on the event log).
+        self.recorder: CallRecorder = recorder if recorder is not None else DiscardRecorder()
         # Recordings of cancelled calls finish in the background; aclose() waits for them.
         self._pending: set[asyncio.Task[None]] = set()
         # Only configured providers are here; a missing one is "unconfigured".
