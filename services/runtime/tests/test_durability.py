@@ -65,3 +65,67 @@ async def test_one_worker_runs_at_most_ten_at_once(
             e = await st.wait_status(x, {"COMPLETED", "FAILED"}, timeout=30)
             assert pb.ExecutionStatus.Name(e.status) == "COMPLETED"
         assert st.tools.max_in_flight_slow == 10
+
+
+async def _wait_event(eventlog: EventLog, xid: str, kind: str, timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            events = await eventlog.read_aggregate("execution", xid)
+            if any(x.event.HasField(kind) for x in events):
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_a_retry_survives_a_worker_restart(eventlog: EventLog, database_url: str, schema: str) -> None:
+    async with runtime_stack(
+        eventlog, database_url, schema, runtime_role="api", worker_ack_wait_s=2.0, worker_heartbeat_s=0.5
+    ) as st:
+        st.tools.flaky_failures = 1
+        a = st.worker_process()
+        try:
+            r = await st.execute("PROBE", "call", {"tool": "flaky"})
+            await _wait_event(eventlog, r.execution_id, "attempt_failed")
+            os.kill(a.pid, signal.SIGKILL)  # the retry now waits in the broker, not in a process
+            a.wait(10)
+        finally:
+            if a.poll() is None:
+                a.kill()
+        b = st.worker_process()
+        try:
+            e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"}, timeout=30)
+        finally:
+            b.send_signal(signal.SIGTERM)
+            b.wait(15)
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED" and e.attempts == 2
+        assert [f.retry_delay_ms for f in e.failed_attempts] == [1000]
+
+
+async def test_a_cancel_survives_a_worker_restart(eventlog: EventLog, database_url: str, schema: str) -> None:
+    async with runtime_stack(
+        eventlog, database_url, schema, runtime_role="api", worker_ack_wait_s=2.0, worker_heartbeat_s=0.5
+    ) as st:
+        a = st.worker_process()
+        try:
+            r = await st.execute("PROBE", "call", {"tool": "slow", "args": {"seconds": 30}})
+            await _wait_event(eventlog, r.execution_id, "execution_started")
+            os.kill(a.pid, signal.SIGKILL)
+            a.wait(10)
+        finally:
+            if a.poll() is None:
+                a.kill()
+        # Nobody runs it now: the request is recorded and waits for whoever picks the message up.
+        c = await st.stub.CancelExecution(
+            pb.CancelExecutionRequest(execution_id=r.execution_id, reason="stop")
+        )
+        assert c.cancellation_requested and c.status == pb.RUNNING
+        b = st.worker_process()
+        try:
+            e = await st.wait_status(r.execution_id, {"CANCELLED", "COMPLETED", "FAILED"}, timeout=30)
+        finally:
+            b.send_signal(signal.SIGTERM)
+            b.wait(15)
+        assert pb.ExecutionStatus.Name(e.status) == "CANCELLED" and e.cancellation.reason == "stop"
+        kinds = [
+            x.event.WhichOneof("payload") for x in await eventlog.read_aggregate("execution", r.execution_id)
+        ]
+        assert sum(k in TERMINAL for k in kinds) == 1 and kinds.count("execution_started") == 1
