@@ -15,7 +15,7 @@ PROTODEPS := build/protodeps/google/api
 export PIP_NO_INPUT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install up servers test lint typecheck pytest proto proto-check proto-lint proto-breaking proto-baseline clean clean-data
+.PHONY: help install up servers test lint typecheck pytest proto proto-check proto-lint proto-breaking proto-baseline clean clean-data bench bench-quick bench-deps
 
 help:
 	@echo "make up           start nats-server, PostgreSQL and the five services (Ctrl-C stops them)"
@@ -29,6 +29,8 @@ help:
 	@echo "make proto-baseline  accept the current contracts as the compatibility baseline"
 	@echo "make clean        remove caches and build output (never .venv nor .data)"
 	@echo "make clean-data   remove .data (the local stack's database, event log and logs)"
+	@echo "make bench        the benchmark (< 10 min): own stack on free ports, Celery peer; bench/results/<date>.json"
+	@echo "make bench-quick  the same table on smaller N (< 90 s)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -99,3 +101,21 @@ clean:
 
 clean-data: install
 	@$(PY) -m deploy.local.launcher clean-data
+
+# Benchmark only: the `bench` extra (Celery, py-spy) and a Redis server for the peer (Debian's
+# redis-server when missing; apt-get needs root). Never part of `make install`.
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -qq -e '.[dev,bench]'
+	@touch $@
+
+bench-deps: $(BENCH_STAMP)
+	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+		|| echo "redis-server not found and not installable here: the Celery peer will be skipped" >&2; }
+
+bench: bench-deps
+	@$(PY) -m bench
+
+bench-quick: bench-deps
+	@$(PY) -m bench --quick

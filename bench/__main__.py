@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -36,6 +37,8 @@ RESULTS = ROOT / "bench" / "results"
 class Sizes:
     """How much of everything one run does."""
 
+    low_rate: float
+    low_n: int
     fixed_rate: float
     fixed_n: int
     full_n: int
@@ -51,10 +54,13 @@ class Sizes:
     profile_s: int
     loop_limit_s: float
     catalogue_size: int
+    rebuild_tools: bool
 
 
-QUICK = Sizes(50, 100, 300, 32, 1000, 100, 1500, 150, 500, 20, 10_000, 10_000, 4, 20, 10_000)
-FULL = Sizes(50, 500, 3000, 64, 10_000, 500, 20_000, 500, 20_000, 100, 100_000, 100_000, 10, 90, 10_000)
+QUICK = Sizes(10, 20, 50, 100, 150, 32, 500, 50, 1000, 100, 300, 20, 5_000, 5_000, 4, 15, 10_000, False)
+FULL = Sizes(
+    10, 150, 50, 500, 3000, 64, 5000, 300, 10_000, 500, 20_000, 100, 50_000, 100_000, 10, 90, 10_000, True
+)
 
 
 def machine() -> dict[str, Any]:
@@ -96,13 +102,24 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
     nc = await nats.connect(stack.nats_url)
     js = nc.jetstream()
     gw_grpc, rt = stack.addr("gateway"), stack.addr("runtime")
-    common = {"http_base": stack.http, "pool": pool, "js": js, "pids": pids}
+    common = {"http_base": stack.http, "pool": pool, "js": js, "pids": pids, "api_key": stack.api_key}
     try:
+        step("analyze_market_price on the fresh catalogue, then after ANALYZE (steady state)")
+        out["cold_start"] = await components.analyze_cold_vs_warm(stack.addr("tools"), pool)
         step("warm-up")
         await e2e.run_e2e(
             transport="grpc", n=30, rate=0, grpc_addr=gw_grpc, max_in_flight=8, time_limit_s=30, **common
         )
         runs: dict[str, Any] = {}
+        step(f"e2e grpc at {sz.low_rate:g}/s x {sz.low_n} (below capacity: the latency floor)")
+        runs[f"grpc_fixed_{sz.low_rate:g}"] = await e2e.run_e2e(
+            transport="grpc",
+            n=sz.low_n,
+            rate=sz.low_rate,
+            grpc_addr=gw_grpc,
+            time_limit_s=sz.loop_limit_s + sz.low_n / sz.low_rate,
+            **common,
+        )
         for transport in ("grpc", "http"):
             step(f"e2e {transport} at {sz.fixed_rate:g}/s x {sz.fixed_n}")
             runs[f"{transport}_fixed_{sz.fixed_rate:g}"] = await e2e.run_e2e(
@@ -188,6 +205,7 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
             gw_grpc,
             rt,
             some,
+            stack.api_key,
             n=sz.gateway_n * 4,
             concurrency=16,
             time_limit_s=sz.loop_limit_s / 2,
@@ -204,7 +222,9 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
         out["components"] = comp
 
         step("rebuild of every read model from the log")
-        out["rebuild"] = await limits.rebuild_rates(stack.nats_url, stack.database_url)
+        out["rebuild"] = await limits.rebuild_rates(
+            stack.nats_url, stack.database_url, tools=sz.rebuild_tools
+        )
 
         step(f"metrics: {sz.metrics_executions} synthetic executions over 30 days, then GetMetrics")
         comp["metrics"] = await components.metrics_query(
@@ -230,6 +250,10 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
         await pool.close()
 
 
+def _terminate(_sig: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -237,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peer", action="store_true", help="skip Celery")
     ap.add_argument("--out", type=Path, default=None, help="result file (default bench/results/<date>.json)")
     ns = ap.parse_args(argv)
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the stack and the peer are stopped.
+    signal.signal(signal.SIGTERM, _terminate)
     sz = QUICK if ns.quick else FULL
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")

@@ -79,8 +79,10 @@ class Tracker:
 class Submitter:
     """Execute over HTTP (gateway) or gRPC (gateway's public port, or the runtime directly)."""
 
-    def __init__(self, transport: str, http_base: str, grpc_addr: str) -> None:
+    def __init__(self, transport: str, http_base: str, grpc_addr: str, api_key: str) -> None:
         self.transport = transport
+        self.auth = {"Authorization": f"Bearer {api_key}"}
+        self.metadata = (("authorization", f"Bearer {api_key}"),)
         self.http_base = http_base
         self.session: aiohttp.ClientSession | None = None
         self.channel: grpc.aio.Channel | None = None
@@ -96,12 +98,14 @@ class Submitter:
     async def execute(self) -> str:
         """Submit one execution; its id."""
         if self.session is not None:
-            async with self.session.post(f"{self.http_base}/api/agents/execute", json=TASK) as resp:
+            async with self.session.post(
+                f"{self.http_base}/api/agents/execute", json=TASK, headers=self.auth
+            ) as resp:
                 body = await resp.json()
                 if resp.status != 200:
                     raise RuntimeError(f"execute: HTTP {resp.status} {body}")
                 return str(body["executionId"])
-        resp2 = await self.stub.Execute(self.request, timeout=10)
+        resp2 = await self.stub.Execute(self.request, timeout=10, metadata=self.metadata)
         return str(resp2.execution_id)
 
     async def close(self) -> None:
@@ -138,18 +142,19 @@ async def run_e2e(
     pool: asyncpg.Pool,
     js: Any,
     pids: dict[str, int],
+    api_key: str,
     max_in_flight: int = 64,
     time_limit_s: float = 120.0,
 ) -> dict[str, Any]:
     """Offer `n` executions at `rate`/s (0: full speed, `max_in_flight` at once); follow them to the end."""
-    sub = Submitter(transport, http_base, grpc_addr)
+    sub = Submitter(transport, http_base, grpc_addr, api_key)
     tracker = Tracker(pool)
     stop = asyncio.Event()
-    poller = asyncio.create_task(tracker.run(stop))
     errors: list[str] = []
     sb0, sm0 = await stream_state(js)
     pg0 = {s: await schema_bytes(pool, s) for s in ("runtime", "metrics")}
     cpu0 = CpuSnapshot.take(pids)
+    poller = asyncio.create_task(tracker.run(stop))
     t0 = time.perf_counter()
     wall0 = time.time()
     deadline = time.monotonic() + time_limit_s

@@ -95,7 +95,9 @@ async def pg_insert_rate(database_url: str, *, n: int, row_bytes: int, batch: in
         await conn.close()
 
 
-async def rebuild_rates(nats_url: str, database_url: str, *, prefix: str = "agents") -> dict[str, Any]:
+async def rebuild_rates(
+    nats_url: str, database_url: str, *, prefix: str = "agents", tools: bool = True
+) -> dict[str, Any]:
     """labs_core.projector.rebuild of each read model into a scratch schema: events/s."""
     from labs_core.eventlog import EventLog
     from labs_core.projector import rebuild
@@ -114,6 +116,8 @@ async def rebuild_rates(nats_url: str, database_url: str, *, prefix: str = "agen
             ("metrics.execution_rollups", ExecutionMetrics(prefix, lock_scope="bench")),
             ("tools.listings", ListingsProjection(prefix, "bench_rebuild_tools")),
         ):
+            if label == "tools.listings" and not tools:
+                continue
             scratch = "bench_rebuild_" + label.split(".")[0]
             t0 = time.perf_counter()
             events = await asyncio.wait_for(rebuild(log, database_url, proj, scratch), 300)

@@ -32,7 +32,7 @@ def _children() -> dict[int, list[int]]:
             stat = _stat_fields(int(entry))
         except OSError:
             continue
-        kids.setdefault(int(stat[1]), []).append(int(entry))
+        kids.setdefault(int(stat[2]), []).append(int(entry))
     return kids
 
 
@@ -40,7 +40,7 @@ def _stat_fields(pid: int) -> list[str]:
     # The command name (field 2) may hold spaces: split after its closing parenthesis.
     raw = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - tiny procfs read
     rest = raw[raw.rindex(")") + 2 :].split()
-    return [str(pid), *rest]  # rest[0] is state; index 1 is ppid
+    return [str(pid), *rest]  # index i holds field i+2 of proc(5): 1 state, 2 ppid, 12 utime
 
 
 def descendants(roots: Iterable[int]) -> set[int]:

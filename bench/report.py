@@ -193,6 +193,12 @@ def table(out: dict[str, Any]) -> str:
                 f"{_f(m['get_metrics_30d_ms']['p50'], 2)}/{_f(m['get_metrics_30d_ms']['p99'], 2)} ms, "
                 f"24h p50 {_f(m['get_metrics_24h_ms']['p50'], 2)} ms"
             )
+    cold = _get(out, "cold_start", default={})
+    if cold:
+        lines.append(
+            f"[issue 4] analyze_market_price right after start {cold.get('fresh_tables_ms')} ms, "
+            f"after ANALYZE {cold.get('after_analyze_ms')} ms (the runs above are after ANALYZE)"
+        )
     prof = _get(out, "profile", default={})
     if prof.get("self_top"):
         lines.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ class Stack:
     run: Launched
     nats_url: str
     database_url: str
+    api_key: str
 
     @property
     def http(self) -> str:
@@ -60,10 +62,18 @@ def started(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[St
     """The whole stack via the launcher; stopped (by the launcher, by PID) at the end."""
     for k in DROPPED_ENV:
         os.environ.pop(k, None)
-    with launch(data_dir, {"LOG_LEVEL": "WARNING", **(env or {})}, ready_timeout=300) as run:
+    key = secrets.token_urlsafe(24)
+    bench_env = {
+        "LOG_LEVEL": "WARNING",
+        # The client is an operator (submit, read) with no rate limit: the limiter still runs.
+        "LABS_API_KEYS": f"bench:operator:{key}",
+        "RATE_LIMITS": "viewer=0/1,operator=0/1,admin=0/1",
+        **(env or {}),
+    }
+    with launch(data_dir, bench_env, ready_timeout=300) as run:
         # The ready banner is followed by the addresses: read them all.
         run.read_until("  logs", 10)
-        yield Stack(run, _value(run.seen, "NATS"), _value(run.seen, "PostgreSQL"))
+        yield Stack(run, _value(run.seen, "NATS"), _value(run.seen, "PostgreSQL"), key)
 
 
 @contextmanager
