@@ -113,14 +113,14 @@ def table(out: dict[str, Any]) -> str:
     ]
     lines.append(
         f"{'end to end (MARKET analyze_market)':<34}{'exec/s':>9}{'reply p50/p99 ms':>19}"
-        f"{'visible p50/p95/p99 ms':>25}{'lag p50/p99 ms':>17}{'CPU ms/ex':>11}"
+        f"{'visible p50/p95/p99 ms':>29}{'lag p50/p99 ms':>17}{'CPU ms/ex':>11}"
     )
     for name, r in _get(out, "e2e", default={}).items():
         sr, sv, lg = r["submit_reply_ms"], r["submit_to_visible_ms"], r["projection_lag_ms"]
         lines.append(
             f"{name:<34}{_f(r['executions_per_s']):>9}"
             f"{_f(sr.get('p50')) + ' / ' + _f(sr.get('p99')):>19}"
-            f"{_f(sv.get('p50')) + ' / ' + _f(sv.get('p95')) + ' / ' + _f(sv.get('p99')):>25}"
+            f"{_f(sv.get('p50')) + ' / ' + _f(sv.get('p95')) + ' / ' + _f(sv.get('p99')):>29}"
             f"{_f(lg.get('p50')) + ' / ' + _f(lg.get('p99')):>17}{_f(r['cpu_ms_per_execution']):>11}"
         )
     best = best_full_speed(out)

@@ -1,0 +1,74 @@
+"""The benchmark's helpers and report on real processes and servers (small N, well under 60 s).
+
+Not in `make test`'s testpaths: run with `.venv/bin/pytest bench -q`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import limits
+from bench.measure import CpuSnapshot, closed_loop, memory_mb, open_loop, percentiles
+from bench.report import aims, ratios, table
+
+pytestmark = pytest.mark.timeout(60)
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def test_percentiles_nearest_rank() -> None:
+    p = percentiles([float(x) for x in range(1, 101)])
+    assert (p["p50"], p["p95"], p["p99"], p["n"]) == (50.0, 95.0, 99.0, 100)
+    assert percentiles([]) == {}
+
+
+def test_cpu_and_memory_of_a_real_busy_child() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<0.6: pass"]
+    )
+    try:
+        groups = {"child": child.pid}
+        before = CpuSnapshot.take(groups)
+        time.sleep(0.5)
+        spent = before.delta(CpuSnapshot.take(groups))["child"]
+        assert 0.2 < spent < 1.0
+        assert memory_mb(groups)["child"]["hwm_mb"] > 1
+    finally:
+        child.wait(5)
+
+
+async def test_open_loop_keeps_the_rate_and_closed_loop_its_bounds() -> None:
+    async def call(_i: int) -> None:
+        return None
+
+    took = await open_loop(20, 100.0, call)
+    assert 0.15 < took < 1.0  # 20 calls at 100/s: about 0.19 s
+    done, _ = await closed_loop(4, 50, call, time_limit_s=5)
+    assert done == 50
+
+
+async def test_limits_on_the_real_servers(nats_url: str, database_url: str) -> None:
+    js = await limits.jetstream_publish_rate(nats_url, n=500, size=300, in_flight=64)
+    assert js["publishes_per_s"] > 0 and js["messages"] == 500
+    pg = await limits.pg_insert_rate(database_url, n=500, row_bytes=200, batch=100)
+    assert pg["copy_rows_per_s"] > 0 and pg["executemany_rows_per_s"] > 0
+
+
+def test_a_stored_result_renders_and_has_every_section() -> None:
+    files = sorted(RESULTS.glob("*.json"), key=os.path.getmtime)
+    if not files:
+        pytest.skip("no result yet: run make bench-quick")
+    out = json.loads(files[-1].read_text())
+    for key in ("machine", "e2e", "memory_at_rest_mb", "rebuild", "limits", "components", "aims", "ratios"):
+        assert key in out, key
+    assert out["ratios"] == json.loads(json.dumps(ratios(out), default=str))
+    assert [a["aim"] for a in aims(out)] == [a["aim"] for a in out["aims"]]
+    text = table(out)
+    assert "aims (issue 7)" in text and "grpc_full_speed" in text
