@@ -69,13 +69,21 @@ class HttpTranscoder:
         if q >= 0:
             path = path[:q]
             query = request.query
-        endpoint: Endpoint | None = None
+        cors: dict[str, str] | None = None
         origin = headers.get("origin")
         if origin is not None and self._cors.enabled:
-            return await self._with_cors(request, origin, rid)
+            allowed = self._cors.allows(origin)
+            if request.method == "OPTIONS" and "access-control-request-method" in headers:
+                return self._preflight(origin, allowed, rid)
+            if allowed:
+                cors = self._cors.response_headers(origin)
         doc = self._documents.get(path)
         if doc is not None and request.method in ("GET", "HEAD"):
-            return web.Response(body=doc[1], headers={"Content-Type": doc[0], "X-Request-Id": rid})
+            resp = web.Response(body=doc[1], headers={"Content-Type": doc[0], "X-Request-Id": rid})
+            if cors:
+                resp.headers.update(cors)
+            return resp
+        endpoint: Endpoint | None = None
         try:
             if not _valid_metadata(rid):
                 rid = os.urandom(16).hex()
@@ -97,22 +105,22 @@ class HttpTranscoder:
                     metadata.append((name, value))
             if endpoint.streaming:
                 if SSE_TYPE in headers.get("accept", ""):
-                    return await self._sse(request, endpoint, msg, timeout, metadata, rid)
-                return await self._stream(request, endpoint, msg, timeout, metadata, rid)
+                    return await self._sse(request, endpoint, msg, timeout, metadata, rid, cors)
+                return await self._stream(request, endpoint, msg, timeout, metadata, rid, cors)
             reply = await endpoint.call(msg, timeout=timeout, metadata=metadata)
-            return _response(200, endpoint.renderer.render(reply), rid)
+            return _response(200, endpoint.renderer.render(reply), rid, cors)
         except errors.GatewayError as e:
-            resp = _response(e.http_status, e.body(), rid)
+            resp = _response(e.http_status, e.body(), rid, cors)
             resp.headers.update(e.headers)
             return resp
         except grpc.aio.AioRpcError as e:
             assert endpoint is not None
             st = errors.backend_status(e, endpoint.backend, endpoint.address)
-            return _response(errors.http_status(st.code), errors.status_json(st), rid)
+            return _response(errors.http_status(st.code), errors.status_json(st), rid, cors)
         except Exception:
             log.exception("request %s %s failed", request.method, path)
             st = errors.GatewayError(grpc.StatusCode.INTERNAL, "internal gateway error").to_status()
-            return _response(500, errors.status_json(st), rid)
+            return _response(500, errors.status_json(st), rid, cors)
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         if not request.body_exists:
@@ -153,14 +161,17 @@ class HttpTranscoder:
         timeout: float,
         metadata: list[tuple[str, str]],
         rid: str,
+        cors: dict[str, str] | None,
     ) -> web.StreamResponse:
         """A server-streaming RPC as newline-delimited JSON: {"result": ...} or a final {"error": ...}."""
         call = endpoint.call(msg, timeout=timeout, metadata=metadata)
+        # CORS headers go in before prepare(): once the stream has started they cannot be added.
+        head = {"Content-Type": NDJSON_TYPE, "X-Request-Id": rid, **(cors or {})}
         response: web.StreamResponse | None = None
         try:
             async for item in call:
                 if response is None:
-                    response = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "X-Request-Id": rid})
+                    response = web.StreamResponse(headers=head)
                     await response.prepare(request)
                 await response.write(dumps({"result": endpoint.renderer.to_obj(item)}) + b"\n")
         except grpc.aio.AioRpcError as e:
@@ -173,32 +184,21 @@ class HttpTranscoder:
             assert response is not None
             return response
         if response is None:
-            response = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "X-Request-Id": rid})
+            response = web.StreamResponse(headers=head)
             await response.prepare(request)
         await response.write_eof()
         return response
 
-    async def _with_cors(self, request: web.BaseRequest, origin: str, rid: str) -> web.StreamResponse:
-        """A cross-origin request: a preflight answered here, others with the CORS headers added."""
-        allowed = self._cors.allows(origin)
-        if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-            if not allowed:
-                st = errors.GatewayError(
-                    grpc.StatusCode.PERMISSION_DENIED, f"origin {origin} is not allowed"
-                ).to_status()
-                return _response(403, errors.status_json(st), rid)
-            resp = web.Response(status=204, headers={"X-Request-Id": rid})
-            resp.headers.update(self._cors.preflight_headers(origin))
-            return resp
-        out = await self.handle_same_origin(request, rid)
-        if allowed:
-            out.headers.update(self._cors.response_headers(origin))
-        return out
-
-    async def handle_same_origin(self, request: web.BaseRequest, rid: str) -> web.StreamResponse:
-        """Serve a request as if it had no Origin header."""
-        clone = request.clone(headers={k: v for k, v in request.headers.items() if k.lower() != "origin"})
-        return await self.handle(clone)
+    def _preflight(self, origin: str, allowed: bool, rid: str) -> web.Response:
+        """A CORS preflight, answered here: 204 with the allowed methods and headers, or 403."""
+        if not allowed:
+            st = errors.GatewayError(
+                grpc.StatusCode.PERMISSION_DENIED, f"origin {origin} is not allowed"
+            ).to_status()
+            return _response(403, errors.status_json(st), rid)
+        resp = web.Response(status=204, headers={"X-Request-Id": rid})
+        resp.headers.update(self._cors.preflight_headers(origin))
+        return resp
 
     async def _sse(
         self,
@@ -208,6 +208,7 @@ class HttpTranscoder:
         timeout: float,
         metadata: list[tuple[str, str]],
         rid: str,
+        cors: dict[str, str] | None,
     ) -> web.StreamResponse:
         """A server-streaming RPC as server-sent events; `id:` is the item's sequence if it has one."""
         last = request.headers.get("last-event-id")
@@ -223,6 +224,7 @@ class HttpTranscoder:
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",
                 "X-Request-Id": rid,
+                **(cors or {}),
             }
         )
         seq_path = endpoint.sequence_path
@@ -288,8 +290,11 @@ class Cors:
         }
 
 
-def _response(status: int, body: bytes, rid: str) -> web.Response:
-    return web.Response(status=status, body=body, headers={"Content-Type": JSON_TYPE, "X-Request-Id": rid})
+def _response(status: int, body: bytes, rid: str, cors: dict[str, str] | None = None) -> web.Response:
+    headers = {"Content-Type": JSON_TYPE, "X-Request-Id": rid}
+    if cors:
+        headers.update(cors)
+    return web.Response(status=status, body=body, headers=headers)
 
 
 def _valid_metadata(value: str) -> bool:

@@ -35,6 +35,7 @@ KEYS = {"viewer": "v-secret", "operator": "o-secret", "admin": "a-secret"}
 ENV_KEYS = ",".join(f"{role}-key:{role}:{key}" for role, key in KEYS.items())
 CALLERS = ["none", "wrong", *KEYS]
 MODULES = (*PUBLIC_PROTO_MODULES, register())
+SSE = "text/event-stream"
 _VAR = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 
 
@@ -354,14 +355,41 @@ async def test_cors_allowed_origin_preflight_and_response(http: aiohttp.ClientSe
         assert "Access-Control-Allow-Origin" not in r.headers
 
 
+async def test_cors_headers_on_streamed_responses(http: aiohttp.ClientSession) -> None:
+    # A stream's headers leave with its first item, so CORS must be set before it starts.
+    base = {"Origin": "https://app.example", **headers_of("viewer")}
+    for accept, kind in (("text/event-stream", "text/event-stream"), ("", "application/x-ndjson")):
+        async with http.get("/api/edge/e1/events:follow", headers={**base, "Accept": accept}) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith(kind)
+            assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+            assert "X-Request-Id" in r.headers["Access-Control-Expose-Headers"]
+            assert r.headers["Vary"] == "Origin"
+            assert (await r.text()).count("t3") == 1
+        evil = {**base, "Origin": "https://evil.example", "Accept": accept}
+        async with http.get("/api/edge/e1/events:follow", headers=evil) as r:
+            assert r.status == 200
+            assert "Access-Control-Allow-Origin" not in r.headers
+            await r.read()
+    async with http.get(  # an error before the stream starts carries them too
+        "/api/edge/e1/events:follow", headers={**base, "Accept": SSE, "Last-Event-ID": "x"}
+    ) as r:
+        assert r.status == 400
+        assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+
+
 async def test_cors_closed_by_default(edge: tuple[EdgeBackend, Gateway]) -> None:
-    settings = gateway_settings(edge[0].addr)
+    settings = gateway_settings(edge[0].addr, public_proto_modules=MODULES)
     async with (
         Gateway(settings, http_port=0, grpc_port=0) as gw,
         aiohttp.ClientSession(base_url=f"http://127.0.0.1:{gw.http_port}") as http,
     ):
         async with http.get("/api/agents", headers={"Origin": "https://app.example"}) as r:
             assert "Access-Control-Allow-Origin" not in r.headers
+        stream = {"Origin": "https://app.example", "Accept": SSE}
+        async with http.get("/api/edge/e1/events:follow", headers=stream) as r:
+            assert r.status == 200 and "Access-Control-Allow-Origin" not in r.headers
+            await r.read()
         pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
         async with http.options("/api/agents/execute", headers=pre) as r:
             assert "Access-Control-Allow-Origin" not in r.headers
