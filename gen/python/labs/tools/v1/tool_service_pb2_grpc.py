@@ -89,6 +89,7 @@ class ToolServiceServicer:
 
     def ListNotifications(self, request, context):
         """A recipient's notifications (in-app inbox and webhook delivery records), newest first.
+        Every role may call it; non-admins see only their own (the tools service enforces it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
