@@ -19,8 +19,17 @@ UNCLASSIFIED = "unclassified"
 
 # Role -> granted permissions; each role has what the one before it has.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {}
+# notifications.read is every role's: the tools service scopes a non-admin to its own inbox.
 _VIEWER = frozenset(
-    {"executions.read", "metrics.read", "agents.read", "tools.read", "events.read", "llm.read"}
+    {
+        "executions.read",
+        "metrics.read",
+        "agents.read",
+        "tools.read",
+        "events.read",
+        "llm.read",
+        "notifications.read",
+    }
 )
 _OPERATOR = _VIEWER | {"executions.write", "tools.invoke", "llm.generate"}
 ROLE_PERMISSIONS["viewer"] = _VIEWER

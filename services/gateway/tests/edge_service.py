@@ -92,7 +92,10 @@ class EdgeBackend:
                 self.unmarked, pb.GetExecutionRequest.FromString, pb.Execution.SerializeToString
             ),
         }
-        self.server = grpc.aio.server(handlers=[grpc.method_handlers_generic_handler(SERVICE, handlers)])
+        self.last_unimplemented: dict[str, str] = {}
+        self.server = grpc.aio.server(
+            handlers=[grpc.method_handlers_generic_handler(SERVICE, handlers), _Unimplemented(self)]
+        )
         self.addr = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
 
     def _seen(self, context: Any) -> None:
@@ -114,3 +117,14 @@ class EdgeBackend:
     async def unmarked(self, request: pb.GetExecutionRequest, context: Any) -> pb.Execution:
         self._seen(context)
         return pb.Execution(execution_id=request.execution_id)
+
+
+class _Unimplemented(grpc.GenericRpcHandler):
+    """Any other method: records the metadata it came with, then gRPC answers UNIMPLEMENTED."""
+
+    def __init__(self, backend: EdgeBackend) -> None:
+        self._backend = backend
+
+    def service(self, handler_call_details: Any) -> None:
+        md = handler_call_details.invocation_metadata or ()
+        self._backend.last_unimplemented = {k: v for k, v in md if isinstance(v, str)}

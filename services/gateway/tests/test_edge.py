@@ -108,6 +108,25 @@ async def test_role_matrix(http: aiohttp.ClientSession, route: Route, caller: st
         assert policy.permission in json.loads(text)["message"]
 
 
+def test_role_table_pins_what_each_role_may_read() -> None:
+    # The matrix derives its expectations from the table; this pins the table itself.
+    for role in ("viewer", "operator", "admin"):
+        assert granted(role, "notifications.read") and granted(role, "executions.read")
+        assert granted(role, "tools.invoke") == (role != "viewer")
+        assert granted(role, "tools.admin") == (role == "admin")
+
+
+async def test_notifications_reach_the_backend_for_every_role_with_the_caller(
+    http: aiohttp.ClientSession, edge: tuple[EdgeBackend, Gateway]
+) -> None:
+    for role in KEYS:
+        async with http.get("/api/notifications", headers=headers_of(role)) as r:
+            # The test backend has no ToolService: 501 proves the call was forwarded.
+            assert r.status == 501, await r.text()
+        md = edge[0].last_unimplemented
+        assert (md["x-labs-actor"], md["x-labs-role"]) == (f"{role}-key", role)
+
+
 async def test_admin_agent_needs_admin(http: aiohttp.ClientSession) -> None:
     body = {"type": "admin", "action": "a"}  # the rule's values match case-insensitively
     async with http.post("/api/agents/execute", json=body, headers=headers_of("operator")) as r:

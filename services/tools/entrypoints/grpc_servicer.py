@@ -19,7 +19,7 @@ from services.tools.domain.registry import CATEGORIES, Registry, ToolContext
 from services.tools.entrypoints.mapper import notification_to_proto, tool_to_proto
 from services.tools.entrypoints.registration import register_tool
 from services.tools.service_layer.invoker import Invoker
-from services.tools.service_layer.notifications import NotificationService
+from services.tools.service_layer.notifications import NotificationService, visible_recipient
 from services.tools.service_layer.remote_tools import RemoteTools, RemoteToolUnavailable
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
@@ -33,6 +33,11 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
 ]
 
 R = TypeVar("R")
+
+# The caller as the gateway states it (clients cannot set these: the gateway drops them).
+ACTOR = "x-labs-actor"
+ROLE = "x-labs-role"
+_CALLER_KEYS = frozenset({ACTOR, ROLE})
 
 
 def code_for(exc: LabsError) -> grpc.StatusCode:
@@ -126,11 +131,15 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
     async def ListNotifications(
         self, request: tool_service_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.ListNotificationsResponse:
-        """A recipient's notifications, newest first, paged."""
+        """A recipient's notifications, newest first, paged; a non-admin caller sees only its own."""
         if self.notifications is None:
             raise errors.ReadModelUnavailable("notifications are not served by this instance")
+        caller = {k: v for k, v in context.invocation_metadata() or () if k in _CALLER_KEYS}
+        recipient = visible_recipient(
+            request.recipient.strip(), str(caller.get(ACTOR, "")), str(caller.get(ROLE, ""))
+        )
         rows, token, total = await self.notifications.inbox(
-            request.recipient.strip(),
+            recipient,
             channel=request.channel,
             page_size=request.page_size,
             page_token=request.page_token,

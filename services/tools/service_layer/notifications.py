@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from labs_core.errors import InvalidArgument
+from labs_core.errors import InvalidArgument, PermissionDenied
 from labs_core.projector import Projector
 from services.tools.adapters.collection_events import AggregateStore, delivery_outcome, notification_sent
 from services.tools.adapters.webhook import WebhookSender
@@ -145,9 +145,10 @@ class NotificationService:
     async def inbox(
         self, recipient: str, *, channel: str = "", page_size: int = 20, page_token: str = ""
     ) -> tuple[list[asyncpg.Record], str, int]:
-        """A recipient's notifications newest first (keyset pages), the next token and the total."""
-        if not recipient:
-            raise InvalidArgument("recipient", "is required")
+        """A recipient's notifications ("" : everyone's) newest first (keyset pages), next token, total.
+
+        Who may ask for whom is the caller's concern (see `visible_recipient`).
+        """
         if channel and channel not in ("in_app", "webhook"):
             raise InvalidArgument("channel", "must be in_app or webhook")
         if page_size < 0 or page_size > 100:
@@ -161,8 +162,11 @@ class NotificationService:
             except (ValueError, TypeError) as e:
                 raise InvalidArgument("page_token", "is not a token this service issued") from e
         async with self.pool.acquire() as conn:
+            # Two statements rather than "$1 = '' OR recipient = $1", which a generic plan
+            # could not serve from the recipient index.
+            who = "recipient = $1" if recipient else "$1 = ''"
             rows = await conn.fetch(
-                "SELECT * FROM notifications WHERE recipient = $1 AND ($2 = '' OR channel = $2) "
+                f"SELECT * FROM notifications WHERE {who} AND ($2 = '' OR channel = $2) "
                 "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) "
                 "ORDER BY created_at DESC, id DESC LIMIT $5",
                 recipient,
@@ -172,7 +176,7 @@ class NotificationService:
                 size + 1,
             )
             total = await conn.fetchval(
-                "SELECT count(*) FROM notifications WHERE recipient = $1 AND ($2 = '' OR channel = $2)",
+                f"SELECT count(*) FROM notifications WHERE {who} AND ($2 = '' OR channel = $2)",
                 recipient,
                 channel,
             )
@@ -184,3 +188,21 @@ class NotificationService:
                 json.dumps([tail["created_at"].isoformat(), tail["id"]]).encode()
             ).decode()
         return list(rows), token, int(total)
+
+
+def visible_recipient(recipient: str, actor: str, role: str) -> str:
+    """Whose notifications a caller may list ("": everyone's); PermissionDenied otherwise.
+
+    `actor` and `role` are the gateway's x-labs-actor / x-labs-role. An admin, or an internal
+    caller (no role: the gateway sets one on every call it forwards), may name anyone or no one;
+    anyone else sees only notifications addressed to their own key name.
+    """
+    if not role or role == "admin":
+        return recipient
+    if not actor:
+        raise PermissionDenied(f"role {role} without an actor cannot list notifications")
+    if recipient and recipient != actor:
+        raise PermissionDenied(
+            f"key {actor!r} (role {role}) may list only its own notifications, not {recipient!r}'s"
+        )
+    return actor

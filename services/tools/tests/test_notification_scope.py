@@ -1,0 +1,24 @@
+"""Who may list whose notifications: the rule the ListNotifications handler applies."""
+
+from __future__ import annotations
+
+import pytest
+
+from labs_core.errors import PermissionDenied
+from services.tools.service_layer.notifications import visible_recipient
+
+
+def test_non_admins_see_only_their_own() -> None:
+    for role in ("viewer", "operator"):
+        assert visible_recipient("", "dana", role) == "dana"
+        assert visible_recipient("dana", "dana", role) == "dana"
+        with pytest.raises(PermissionDenied, match="'erin'"):
+            visible_recipient("erin", "dana", role)
+    with pytest.raises(PermissionDenied):
+        visible_recipient("", "", "viewer")
+
+
+def test_admins_and_internal_callers_see_anyone() -> None:
+    assert visible_recipient("", "root", "admin") == ""  # everyone's
+    assert visible_recipient("erin", "root", "admin") == "erin"
+    assert visible_recipient("erin", "", "") == "erin"  # not through the gateway
