@@ -173,6 +173,10 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
 
         step("runtime overhead per execution (execution view)")
         comp: dict[str, Any] = {"runtime_overhead": await e2e.runtime_overhead(rt, pool)}
+        some = await pool.fetchval(
+            "SELECT execution_id FROM runtime.executions WHERE status = 'COMPLETED' ORDER BY finished_at DESC LIMIT 1"
+        )
+        out["stream_bytes_by_event"] = await components.event_sizes(stack.nats_url, some)
         step("two workers (extra RUNTIME_ROLE=worker process)")
         with extra_worker(stack, tmp) as wpid:
             r2 = await e2e.run_e2e(
@@ -197,9 +201,6 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
             stack.addr("tools"), n=sz.tool_n, concurrency=16, time_limit_s=sz.loop_limit_s
         )
         step("gateway added latency")
-        some = await pool.fetchval(
-            "SELECT execution_id FROM runtime.executions WHERE status = 'COMPLETED' LIMIT 1"
-        )
         comp["gateway"] = await components.gateway_overhead(
             stack.http,
             gw_grpc,

@@ -58,6 +58,43 @@ async def tool_invocations(
     }
 
 
+async def event_sizes(nats_url: str, execution_id: str) -> dict[str, Any]:
+    """Payload bytes of each event of one completed execution, and of its largest fields."""
+    log = await EventLog.connect(nats_url, name="bench-sizes")
+    try:
+        events = await log.read_aggregate("execution", execution_id)
+    finally:
+        await log.close()
+    out: dict[str, Any] = {"label": "where the stream bytes go: one MARKET analyze_market execution"}
+    rows = []
+    for se in events:
+        ev = se.event
+        kind = ev.WhichOneof("payload") or "?"
+        payload = getattr(ev, kind)
+        rows.append(
+            {
+                "type": kind,
+                "envelope_bytes": ev.ByteSize(),
+                "payload_bytes": payload.ByteSize(),
+                "subject_bytes": len(se.subject),
+                "largest_fields": sorted(
+                    ((f.name, _field_size(v)) for f, v in payload.ListFields()), key=lambda x: -x[1]
+                )[:3],
+            }
+        )
+    out["events"] = rows
+    out["total_envelope_bytes"] = sum(r["envelope_bytes"] for r in rows)
+    return out
+
+
+def _field_size(v: Any) -> int:
+    if hasattr(v, "ByteSize"):
+        return int(v.ByteSize())
+    if isinstance(v, str | bytes):
+        return len(v)
+    return 8
+
+
 async def analyze_cold_vs_warm(tools_addr: str, pool: Any, calls: int = 3) -> dict[str, Any]:
     """analyze_market_price right after start (fresh tables, no planner statistics yet), then after
     ANALYZE of the tools schema; the benchmark then measures the steady state."""
