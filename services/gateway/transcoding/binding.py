@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from multidict import MultiMapping
 
 from services.gateway.transcoding import errors
+from services.gateway.transcoding.fastjson import BodyParser
 from services.gateway.transcoding.fields import FieldSetter, is_text_leaf, resolve_field_path
 from services.gateway.transcoding.path_template import PathTemplate, TemplateError, Variable
 
@@ -98,7 +99,7 @@ class QueryBinder:
 class RequestBinder:
     """Builds a route's request message from the path segments, the query string and the body."""
 
-    __slots__ = ("_body", "_body_key", "_new", "_path", "_query")
+    __slots__ = ("_body", "_body_key", "_fast", "_new", "_path", "_query")
 
     def __init__(self, message_class: type[Message], template: PathTemplate, body: str) -> None:
         desc = cast(Descriptor, message_class.DESCRIPTOR)
@@ -119,6 +120,8 @@ class RequestBinder:
             self._body_key = fd.json_name
             skip.add((fd.name,))
         self._query = QueryBinder(desc, skip) if body != "*" else None
+        self._fast = BodyParser()
+        self._fast.compile(desc)
 
     @property
     def reads_body(self) -> bool:
@@ -154,6 +157,9 @@ class RequestBinder:
                 )
         else:
             obj = {self._body_key: obj}
+        if self._fast.parse(obj, msg):  # exactly ParseDict's message, for the common shapes
+            return
+        msg.Clear()  # the fast path may have filled part of it: ParseDict decides from scratch
         try:
             json_format.ParseDict(obj, msg, ignore_unknown_fields=False)
         except json_format.ParseError as e:

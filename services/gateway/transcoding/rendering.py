@@ -9,6 +9,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from services.gateway.transcoding.fastjson import Printer
 from services.gateway.transcoding.path_template import TemplateError
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -66,9 +67,12 @@ def dumps(obj: Any) -> bytes:
 class ResponseRenderer:
     """Renders a route's response: the whole message, or the field named by `response_body`."""
 
-    __slots__ = ("_field", "_floats", "_json_name", "_message_field")
+    __slots__ = ("_field", "_floats", "_json_name", "_message_field", "_printer")
 
     def __init__(self, desc: Descriptor, response_body: str) -> None:
+        # Converters compiled here, at start-up; the output is exactly MessageToDict's.
+        self._printer = Printer()
+        self._printer.compile(desc)
         self._field = ""
         self._json_name = ""
         self._message_field = False
@@ -84,6 +88,7 @@ class ResponseRenderer:
 
     def to_obj(self, msg: Message) -> Any:
         """The JSON value of the response."""
+        to_dict = self._printer.to_dict
         if not self._field:
             obj: Any = to_dict(msg)
         elif self._message_field:
