@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf import struct_pb2
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from labs_core.grpcutil import channel
@@ -49,17 +50,41 @@ class ToolsClient:
         execution_id: str,
         idempotency_key: str,
         timeout: float,
-    ) -> tuple[dict[str, Any], int]:
-        """Run a tool; returns its result and the time spent in it (microseconds)."""
-        req = tool_service_pb2.InvokeToolRequest(
-            name=name, agent_type=agent_type, execution_id=execution_id, idempotency_key=idempotency_key
+    ) -> dict[str, Any]:
+        """Run a tool; returns its result."""
+        result, _ = await self.invoke_struct(
+            name,
+            dict_to_struct(args),
+            agent_type=agent_type,
+            execution_id=execution_id,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
         )
-        dict_to_struct(args, req.arguments)
+        return result
+
+    async def invoke_struct(
+        self,
+        name: str,
+        arguments: struct_pb2.Struct,
+        *,
+        agent_type: str,
+        execution_id: str,
+        idempotency_key: str,
+        timeout: float,
+    ) -> tuple[dict[str, Any], struct_pb2.Struct]:
+        """Run a tool with arguments already as a Struct; returns the result as a dict and as sent."""
+        req = tool_service_pb2.InvokeToolRequest(
+            name=name,
+            agent_type=agent_type,
+            execution_id=execution_id,
+            idempotency_key=idempotency_key,
+            arguments=arguments,
+        )
         try:
             resp = await self._stub.InvokeTool(req, timeout=timeout)
         except grpc.aio.AioRpcError as e:
             raise tool_error(name, e) from e
-        return struct_to_dict(resp.result), resp.duration_us
+        return struct_to_dict(resp.result), resp.result
 
     async def close(self) -> None:
         """Close the channel."""

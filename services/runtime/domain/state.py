@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf import struct_pb2
 from labs.events.v1 import envelope_pb2, execution_pb2
 
 from labs_core.eventlog import StoredEvent
@@ -37,11 +38,10 @@ def category_value(name: str) -> str:
 
 @dataclass
 class RecordedToolCall:
-    """A tool call already in the history, replayed instead of re-invoked."""
+    """A tool call already in the history, replayed instead of re-invoked (converted on replay only)."""
 
     tool: str
-    arguments: dict[str, Any]
-    result: dict[str, Any]
+    result: struct_pb2.Struct
 
 
 @dataclass
@@ -107,9 +107,7 @@ class ExecutionState:
         elif kind == "tool_call_completed":
             t = ev.tool_call_completed
             if t.outcome == execution_pb2.CALL_OUTCOME_OK:
-                self.tool_calls[t.step] = RecordedToolCall(
-                    t.tool, struct_to_dict(t.arguments), struct_to_dict(t.result)
-                )
+                self.tool_calls[t.step] = RecordedToolCall(t.tool, t.result)
         elif kind == "model_call_completed":
             m = ev.model_call_completed
             if m.outcome == execution_pb2.CALL_OUTCOME_OK:

@@ -75,6 +75,17 @@ class CancelOutcome:
     cancellation_requested: bool
 
 
+_VALIDATORS: dict[int, jsonschema.Draft202012Validator] = {}
+
+
+def _validator(schema: Any) -> jsonschema.Draft202012Validator:
+    """The compiled validator of an action's input schema (schemas live as long as the process)."""
+    v = _VALIDATORS.get(id(schema))
+    if v is None:
+        v = _VALIDATORS[id(schema)] = jsonschema.Draft202012Validator(schema)
+    return v
+
+
 def validate(cmd: ExecuteCommand, agents: AgentRegistry) -> AgentDefinition:
     """The agent definition, after checking the command against it; InvalidArgument names the field."""
     if not cmd.agent_type:
@@ -95,7 +106,7 @@ def validate(cmd: ExecuteCommand, agents: AgentRegistry) -> AgentDefinition:
             "action",
             f"{d.type} has no action {cmd.action!r}; its actions: {', '.join(a.name for a in d.all_actions())}",
         )
-    validator = jsonschema.Draft202012Validator(spec.input_schema)
+    validator = _validator(spec.input_schema)
     errs = sorted(validator.iter_errors(cmd.input), key=lambda e: list(e.absolute_path))
     if errs:
         violations = [("input" + "".join(f".{p}" for p in e.absolute_path), e.message) for e in errs]

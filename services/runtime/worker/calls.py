@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from google.protobuf import struct_pb2
 from labs.events.v1 import execution_pb2
 
-from labs_core.structs import dict_to_struct, py_to_value
+from labs_core.structs import dict_to_struct, py_to_value, struct_to_dict
 from services.runtime.adapters.llm_client import LlmClient
 from services.runtime.adapters.tools_client import ToolsClient
 from services.runtime.domain.agent import AgentDefinition
@@ -62,33 +63,35 @@ class RecordedCalls:
         recorded = state.tool_calls.get(step)
         if recorded is not None and recorded.tool == name:
             self.replayed += 1
-            return recorded.result
+            return struct_to_dict(recorded.result)
         key = f"{state.execution_id}:{step}"
         started = time.perf_counter_ns()
+        arguments = dict_to_struct(args)  # built once: sent to the tool and recorded
         try:
-            result, _ = await self.tools.invoke(
+            result, result_struct = await self.tools.invoke_struct(
                 name,
-                args,
+                arguments,
                 agent_type=self.definition.type,
                 execution_id=state.execution_id,
                 idempotency_key=key,
                 timeout=self._time_left(),
             )
         except AgentError as e:
-            await self._record_tool(step, name, args, None, started, str(e))
+            await self._record_tool(step, name, arguments, None, started, str(e))
             raise
-        await self._record_tool(step, name, args, result, started, "")
+        await self._record_tool(step, name, arguments, result_struct, started, "")
         return result
 
     async def _record_tool(
         self,
         step: int,
         name: str,
-        args: dict[str, Any],
-        result: dict[str, Any] | None,
+        arguments: struct_pb2.Struct,
+        result: struct_pb2.Struct | None,
         started: int,
         error: str,
     ) -> None:
+        # The idempotency key the tool got is `<execution>:<step>`: derivable, so not stored.
         t = execution_pb2.ToolCallCompleted(
             step=step,
             tool=name,
@@ -96,12 +99,10 @@ class RecordedCalls:
             duration_us=(time.perf_counter_ns() - started) // 1000,
             outcome=execution_pb2.CALL_OUTCOME_ERROR if error else execution_pb2.CALL_OUTCOME_OK,
             error_message=error,
-            idempotency_key=f"{self.rec.state.execution_id}:{step}",
+            arguments=arguments,
+            result=result,
         )
-        dict_to_struct(args, t.arguments)
-        if result is not None:
-            dict_to_struct(result, t.result)
-        await self.rec.append(f"{self.attempt}:tool:{step}", tool_call_completed=t)
+        await self.rec.append(f"{self.attempt}:tool:{step}", decision=False, tool_call_completed=t)
 
     async def call_ai(
         self,
@@ -155,7 +156,7 @@ class RecordedCalls:
                 duration_us=(time.perf_counter_ns() - started) // 1000,
                 error_message=str(e),
             )
-            await self.rec.append(f"{self.attempt}:model:{step}", model_call_completed=m)
+            await self.rec.append(f"{self.attempt}:model:{step}", decision=False, model_call_completed=m)
             raise
         m = execution_pb2.ModelCallCompleted(
             step=step,
@@ -171,7 +172,7 @@ class RecordedCalls:
         )
         for tc in ans.tool_calls:
             dict_to_struct(tc.arguments, m.tool_calls.add(id=tc.id, name=tc.name).arguments)
-        await self.rec.append(f"{self.attempt}:model:{step}", model_call_completed=m)
+        await self.rec.append(f"{self.attempt}:model:{step}", decision=False, model_call_completed=m)
         self._check_budget()
         return ans
 
@@ -190,6 +191,7 @@ class RecordedCalls:
             return
         await self.rec.append(
             f"{self.attempt}:metric:{self.step}",
+            decision=False,
             metric_updated=execution_pb2.MetricUpdated(
                 name=name, delta=delta, step=self.step, attempt=self.attempt
             ),
@@ -215,7 +217,7 @@ class RecordedCalls:
             ev.value.CopyFrom(py_to_value(value))
         except (TypeError, ValueError) as e:
             raise InputInvalid(f"memory value for {key!r} is not JSON: {e}", field="memory.value") from e
-        await self.rec.append(f"{self.attempt}:memory:{self.step}", memory_written=ev)
+        await self.rec.append(f"{self.attempt}:memory:{self.step}", decision=False, memory_written=ev)
 
     async def recall(self, key: str, default: Any = None) -> Any:
         """This execution's own write, else the agent type's memory from the read model."""
