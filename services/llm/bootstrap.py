@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
@@ -13,9 +14,8 @@ from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from services.llm.adapters.base import Provider
 from services.llm.adapters.call_events import CallRecorder, EventLogRecorder
-from services.llm.adapters.gemini import GeminiProvider
+from services.llm.adapters.lazy import LazyProvider
 from services.llm.adapters.offline import OfflineProvider
-from services.llm.adapters.openai_chat import OpenAIProvider
 from services.llm.config import Settings
 from services.llm.domain.breaker import CircuitBreaker
 from services.llm.domain.catalog import ModelCatalog
@@ -48,22 +48,39 @@ def build_catalog(settings: Settings) -> ModelCatalog:
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """A provider for each configured key, and the offline provider."""
+    """A provider for each configured key, and the offline provider.
+
+    A configured provider's SDK (google-genai, openai: their pydantic models and HTTP stacks,
+    tens of MB) is imported, and its client built, on the provider's first call (LazyProvider),
+    so a service that does not use it does not pay for it in memory or start-up time.
+    """
     providers: dict[str, Provider] = {OFFLINE: OfflineProvider()}
     if settings.google_api_key is not None:
-        providers[GEMINI] = GeminiProvider(
-            settings.google_api_key.get_secret_value(),
-            base_url=settings.google_gemini_base_url,
-            api_version=settings.google_genai_api_version,
-            timeout_s=settings.gemini_timeout_s,
-        )
+        providers[GEMINI] = LazyProvider(GEMINI, partial(_gemini, settings))
     if settings.openai_api_key is not None:
-        providers[OPENAI] = OpenAIProvider(
-            settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout_s=settings.openai_timeout_s,
-        )
+        providers[OPENAI] = LazyProvider(OPENAI, partial(_openai, settings))
     return providers
+
+
+def _gemini(settings: Settings) -> Callable[[], Provider]:
+    from services.llm.adapters.gemini import GeminiProvider
+
+    assert settings.google_api_key is not None
+    key = settings.google_api_key.get_secret_value()
+    return lambda: GeminiProvider(
+        key,
+        base_url=settings.google_gemini_base_url,
+        api_version=settings.google_genai_api_version,
+        timeout_s=settings.gemini_timeout_s,
+    )
+
+
+def _openai(settings: Settings) -> Callable[[], Provider]:
+    from services.llm.adapters.openai_chat import OpenAIProvider
+
+    assert settings.openai_api_key is not None
+    key = settings.openai_api_key.get_secret_value()
+    return lambda: OpenAIProvider(key, base_url=settings.openai_base_url, timeout_s=settings.openai_timeout_s)
 
 
 def build_proxy(settings: Settings, recorder: CallRecorder | None = None) -> ModelProxy:
