@@ -1,0 +1,256 @@
+"""`python -m services.llm.bench_llm`: the proxy's added latency and its throughput (issue 8).
+
+Everything on loopback, bounded in count and time. Started, and stopped by PID: nats-server (the
+call events are appended as in production), an instant OpenAI-protocol server (the fake of the
+tests, in a process of its own), `python -m services.llm` with OPENAI_BASE_URL pointing at it,
+and, with `--litellm DIR` (a throwaway venv holding `litellm[proxy]`, never a project
+dependency), the LiteLLM proxy (one worker) in front of the same server.
+
+At each concurrency (closed loop, default 1 and 32) the targets are measured in turn, twice,
+interleaved (noise hits all): (a) the server called directly with the openai SDK, (b) through
+the llm service's gRPC Generate, (c) through LiteLLM with the openai SDK. Reported: requests/s,
+median and p99 latency, the median added over direct, and the llm service's CPU per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "gpt-4o-mini"
+PROMPT = "Say hi."
+
+
+def _percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * len(s) + 0.5) - 1))] if s else float("nan")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _closed_loop(
+    call: Callable[[], Awaitable[object]], concurrency: int, count: int, limit_s: float
+) -> tuple[float, list[float]]:
+    """`count` calls by `concurrency` workers, stopping early after `limit_s`: (req/s, latencies)."""
+    latencies: list[float] = []
+    left = count
+    deadline = time.perf_counter() + limit_s
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0 and time.perf_counter() < deadline:
+            left -= 1
+            t = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - start), latencies
+
+
+class _Proc:
+    """A child process whose stderr is drained (and searched for a line) in a thread."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], ready: str) -> None:
+        self.p = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        self.line: str | None = None
+        self._ready = ready
+        self._seen = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.p.stderr is not None
+        for line in self.p.stderr:
+            if self.line is None and self._ready in line:
+                self.line = line
+                self._seen.set()
+        self._seen.set()
+
+    def wait_ready(self, timeout_s: float) -> str:
+        if not self._seen.wait(timeout_s) or self.line is None:
+            raise RuntimeError(f"{self.p.args!r} did not start (exit code {self.p.poll()})")
+        return self.line
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+async def _serve_fake() -> None:
+    """The fake OpenAI server, answering at once; prints its port and serves until SIGTERM."""
+    from services.llm.tests.fakes import FakeOpenAI
+
+    server = FakeOpenAI()
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"fake openai on port {server.port}", file=sys.stderr, flush=True)
+
+    async def forget() -> None:  # the fake remembers requests for tests; not here
+        while not stop.is_set():
+            server.seen.clear()
+            await asyncio.sleep(1)
+
+    task = asyncio.create_task(forget())
+    await stop.wait()
+    task.cancel()
+    await server.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the servers, measure, stop them; the results."""
+    import grpc
+    import openai
+    from labs.llm.v1 import llm_service_pb2 as pb
+    from labs.llm.v1 import llm_service_pb2_grpc
+
+    from deploy.local.servers import start_nats
+    from services.llm.tests.fakes import FakeOpenAI
+
+    procs: list[_Proc] = []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-llm-")
+    nats = start_nats(Path(tmp.name) / "nats")
+    try:
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE", "OPENAI", "GEMINI"))}
+        fake = _Proc(
+            [sys.executable, "-m", "services.llm.bench_llm", "--serve-fake"], base_env, "fake openai"
+        )
+        procs.append(fake)
+        fake_url = f"http://127.0.0.1:{fake.wait_ready(20).split()[-1]}/v1"
+        env = {
+            **base_env,
+            "LLM_ADDR": "127.0.0.1:0", "LOG_LEVEL": "INFO", "NATS_URL": nats.url,
+            "OPENAI_API_KEY": FakeOpenAI.api_key, "OPENAI_BASE_URL": fake_url,
+            "OTEL_SDK_DISABLED": "true",
+        }  # fmt: skip
+        llm = _Proc([sys.executable, "-m", "services.llm"], env, "serving on")
+        procs.append(llm)
+        llm_port = int(llm.wait_ready(30).split("serving on ")[1].split(";")[0].rsplit(":", 1)[1])
+
+        direct = openai.AsyncOpenAI(api_key=FakeOpenAI.api_key, base_url=fake_url, max_retries=0)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{llm_port}")
+        stub = llm_service_pb2_grpc.LlmServiceStub(channel)
+        request = pb.GenerateRequest(model=MODEL, prompt=PROMPT)
+        messages: Any = [{"role": "user", "content": PROMPT}]
+
+        async def call_direct() -> object:
+            return await direct.chat.completions.create(model=MODEL, messages=messages)
+
+        async def call_proxy() -> object:
+            return await stub.Generate(request, timeout=30)
+
+        targets: dict[str, Callable[[], Awaitable[object]]] = {"direct": call_direct, "llm": call_proxy}
+        peer: openai.AsyncOpenAI | None = None
+        if args.litellm:
+            port = _free_port()
+            exe = str(Path(args.litellm) / "bin" / "litellm")
+            peer_env = {**env, "OPENAI_API_KEY": FakeOpenAI.api_key}
+            cmd = [exe, "--model", f"openai/{MODEL}", "--api_base", fake_url, "--host", "127.0.0.1"]
+            lite = _Proc([*cmd, "--port", str(port), "--num_workers", "1"], peer_env, "Uvicorn running")
+            procs.append(lite)
+            lite.wait_ready(120)
+            peer = openai.AsyncOpenAI(api_key="sk-bench", base_url=f"http://127.0.0.1:{port}", max_retries=0)
+            peer_client = peer
+
+            async def call_litellm() -> object:
+                return await peer_client.chat.completions.create(model=MODEL, messages=messages)
+
+            targets["litellm"] = call_litellm
+
+        for call in targets.values():  # warm up: connections, the provider's SDK, caches
+            await _closed_loop(call, 4, 40, 10)
+
+        results: dict[str, Any] = {}
+        for c in args.concurrency:
+            rows: dict[str, dict[str, Any]] = {n: {"rps": [], "lat": [], "cpu": 0.0, "n": 0} for n in targets}
+            for _ in range(2):
+                for name, call in targets.items():
+                    cpu = _cpu_s(llm.p.pid)
+                    rps, lat = await _closed_loop(call, c, args.requests // 2, args.time_limit / 2)
+                    row = rows[name]
+                    row["rps"].append(rps)
+                    row["lat"].extend(lat)
+                    row["cpu"] += _cpu_s(llm.p.pid) - cpu
+                    row["n"] += len(lat)
+            direct_p50 = _percentile(rows["direct"]["lat"], 0.5)
+            results[f"c{c}"] = {
+                name: {
+                    "requests": row["n"],
+                    "rps": round(sum(row["rps"]) / len(row["rps"]), 1),
+                    "p50_ms": round(_percentile(row["lat"], 0.5) * 1000, 3),
+                    "p99_ms": round(_percentile(row["lat"], 0.99) * 1000, 3),
+                    "added_p50_ms": round((_percentile(row["lat"], 0.5) - direct_p50) * 1000, 3),
+                    **(
+                        {"llm_cpu_ms_per_request": round(row["cpu"] / row["n"] * 1000, 3)}
+                        if name == "llm"
+                        else {}
+                    ),
+                }
+                for name, row in rows.items()
+            }
+        await direct.close()
+        if peer is not None:
+            await peer.close()
+        await channel.close()
+        return results
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        nats.stop()
+        tmp.cleanup()
+
+
+def main() -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m services.llm.bench_llm", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="per target and concurrency")
+    parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per target and concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--litellm", metavar="VENV", help="a venv holding litellm[proxy]: measure it too")
+    parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_fake:
+        asyncio.run(_serve_fake())
+        return
+    results = asyncio.run(run(args))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
