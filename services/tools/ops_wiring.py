@@ -10,6 +10,7 @@ import asyncpg
 
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
+from services.tools.adapters.listing_read_model import ListingReadModel
 from services.tools.config import Settings
 from services.tools.domain.registry import Registry
 from services.tools.projections.ops import RemoteToolsProjection, SchedulesProjection
@@ -68,7 +69,12 @@ async def start_ops(
         s.tools_schema,
         QueryLimits(statement_timeout_ms=s.query_statement_timeout_ms, max_rows=s.query_max_rows),
     )
-    batch = BatchService(eventlog, listings_projector, read_wait_s=s.read_wait_s)
+    batch = BatchService(
+        eventlog,
+        listings_projector,
+        read_wait_s=s.read_wait_s,
+        after_bulk_change=ListingReadModel(pool).analyze,
+    )
     register_ops_tools(registry, schedules, query, batch)
     remote = RemoteTools(
         eventlog,

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,8 @@ class BatchService:
         concurrency: int = 16,
         clock_ns: Callable[[], int] = time.time_ns,
         actor: str = "tools",
+        after_bulk_change: Callable[[], Awaitable[None]] | None = None,
+        bulk_threshold: int = 100,
     ) -> None:
         self.log = eventlog
         self.projector = projector
@@ -103,6 +105,9 @@ class BatchService:
         self.concurrency = concurrency
         self.clock_ns = clock_ns
         self.actor = actor
+        #: Called (e.g. ANALYZE of the listings tables) once a batch changed >= bulk_threshold listings.
+        self.after_bulk_change = after_bulk_change
+        self.bulk_threshold = bulk_threshold
 
     async def run(
         self, batch_key: str, operation: str, items: list[dict[str, Any]], *, correlation_id: str = ""
@@ -125,6 +130,8 @@ class BatchService:
         if top and not await self.projector.wait_for(top, self.read_wait_s):
             raise ProjectionLagging("the batch was applied but listings are not readable yet; retry it")
         succeeded = sum(1 for r in results if r["ok"])
+        if self.after_bulk_change is not None and succeeded >= self.bulk_threshold:
+            await self.after_bulk_change()
         result = {
             "batch_key": batch_key,
             "batch_id": batch_id,

@@ -93,6 +93,8 @@ class CatalogueSeeder:
         # Serve the catalogue only once it is readable.
         if last and not await self.projector.wait_for(last, self.catch_up_timeout_s):
             raise ProjectionLagging("the listings projection did not apply the seeded catalogue in time")
+        # Statistics from the first query on (a restart on seeded tables refreshes them cheaply).
+        await self.read_model.analyze()
         report = SeedReport(
             listings=len(plan),
             appended=appended,

@@ -30,6 +30,22 @@ async def test_seeded_catalogue_is_complete(seeded: Seeded, pg) -> None:
     assert 0.75 < span["active"] < 0.95
 
 
+async def test_seeding_leaves_planner_statistics(seeded: Seeded, pg) -> None:
+    # ANALYZE ran once the catalogue was readable: the planner knows the tables from the first query.
+    rows = await pg.fetch(
+        "SELECT relname, reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND relname IN ('listings', 'listing_prices') ORDER BY relname",
+        seeded.cat.schema,
+    )
+    assert [r["relname"] for r in rows] == ["listing_prices", "listings"]
+    assert rows[1]["reltuples"] == 2000
+    assert rows[0]["reltuples"] > 2000
+    analyzed = await pg.fetchval(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = $1 AND tablename = 'listings'", seeded.cat.schema
+    )
+    assert analyzed > 0
+
+
 async def test_second_run_appends_nothing(eventlog: EventLog, database_url: str, pg, schema: str) -> None:
     cat = await open_catalogue(eventlog, database_url, schema, size=150)
     try:
