@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import nats
 from labs.events.v1 import envelope_pb2
@@ -232,13 +233,16 @@ class EventLog:
         *,
         batch_size: int = 500,
         idle_wait_s: float = 5.0,
+        catch_up_wait_s: float = 0.005,
     ) -> AsyncIterator[list[StoredEvent]]:
         """Events on `subjects` from `from_sequence` on, in order, as batches.
 
-        An ephemeral pull consumer (no acks, in memory, removed when idle) is asked for up to
-        `batch_size` events at a time: catching up it returns full batches, live it returns as
-        soon as one event arrives. If the server drops the consumer (restart, inactivity) it is
-        created again from the next sequence, so nothing is lost or repeated.
+        An ephemeral pull consumer (no acks, in memory, removed when idle) delivers to one inbox
+        whose callback only queues; pull requests ask for `batch_size` at a time and a new one
+        goes out as soon as the previous is used up. A batch is what has arrived, up to
+        `batch_size`; while the consumer reports more pending (catching up) it waits up to
+        `catch_up_wait_s` to fill it, live events are handed over at once. If the server drops
+        the consumer (restart, inactivity) it is created again from the next sequence.
         """
         next_seq = max(1, from_sequence)
         while True:
@@ -248,33 +252,24 @@ class EventLog:
                 ack_policy=api.AckPolicy.NONE,
                 inactive_threshold=max(30.0, idle_wait_s * 6),
                 mem_storage=True,
-                max_waiting=1,
             )
-            if len(subjects) == 1:
-                cfg.filter_subject = subjects[0]
-            else:
-                cfg.filter_subjects = list(subjects)
+            # nats-server serves a consumer with several filter subjects more than 20 times
+            # slower than one with a single filter (measured: 2,600 vs 64,000 events/s), so
+            # several subjects are read through the stream's wildcard and matched here.
+            cfg.filter_subject = subjects[0] if len(subjects) == 1 else f"{self.prefix}.>"
+            wanted = None if len(subjects) == 1 else SubjectMatcher(subjects)
             info = await self.js.add_consumer(self.stream, cfg)
-            psub = await self.js.pull_subscribe_bind(info.name, stream=self.stream)
+            puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted)
+            await puller.start()
             try:
-                while True:
-                    try:
-                        msgs = await psub.fetch(batch_size, timeout=idle_wait_s)
-                    except TimeoutError:
-                        continue
-                    batch = [self._from_consumer(m) for m in msgs]
+                async for batch in puller.batches(catch_up_wait_s):
                     next_seq = batch[-1].sequence + 1
                     yield batch
-            except (
-                NotFoundError,
-                nats.js.errors.ServiceUnavailableError,
-                nats.errors.ConnectionClosedError,
-            ) as e:
+            except _ConsumerGone as e:
                 log.warning("subscription consumer lost (%s); resuming at sequence %d", e, next_seq)
                 await asyncio.sleep(0.2)
             finally:
-                with contextlib.suppress(Exception):
-                    await psub.unsubscribe()
+                await puller.stop()
                 with contextlib.suppress(Exception):
                     await self.js.delete_consumer(self.stream, info.name)
 
@@ -284,3 +279,135 @@ class EventLog:
         ev = envelope_pb2.Event()
         ev.ParseFromString(msg.data)
         return StoredEvent(seq, msg.subject, ev)
+
+
+class SubjectMatcher:
+    """Whether a subject matches any of some NATS subject filters (`*` one token, `>` the rest)."""
+
+    def __init__(self, filters: Sequence[str]) -> None:
+        self.filters = [f.split(".") for f in filters]
+
+    def __call__(self, subject: str) -> bool:
+        tokens = subject.split(".")
+        return any(_matches(f, tokens) for f in self.filters)
+
+
+def _matches(f: list[str], tokens: list[str]) -> bool:
+    for i, ft in enumerate(f):
+        if ft == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (ft != "*" and ft != tokens[i]):
+            return False
+    return len(tokens) == len(f)
+
+
+class _ConsumerGone(Exception):
+    """The pull consumer no longer exists (or its stream is gone)."""
+
+
+def _ack_position(reply: str) -> tuple[int, int]:
+    """(stream sequence, pending) from a JetStream ack subject, v1 or v2 form."""
+    t = reply.split(".")
+    if len(t) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+        return int(t[5]), int(t[8])
+    # $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
+    return int(t[7]), int(t[10])
+
+
+class _Puller:
+    """Pull requests and a queueing inbox for one consumer (cheaper than a per-message await)."""
+
+    def __init__(
+        self, log_: EventLog, consumer: str, batch: int, expires_s: float, wanted: SubjectMatcher | None
+    ) -> None:
+        self.log = log_
+        self.wanted = wanted
+        self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{log_.stream}.{consumer}"
+        self.batch = batch
+        self.expires_ns = int(expires_s * 1e9)
+        self.queue: asyncio.Queue[Msg | Exception] = asyncio.Queue()
+        self.inbox = log_.nc.new_inbox()
+        self.sub: Any = None
+        self.outstanding = 0  # messages the current request may still deliver
+
+    async def start(self) -> None:
+        self.sub = await self.log.nc.subscribe(self.inbox, cb=self._on_msg)
+        await self._request()
+
+    async def stop(self) -> None:
+        if self.sub is not None:
+            with contextlib.suppress(Exception):
+                await self.sub.unsubscribe()
+
+    async def _request(self) -> None:
+        self.outstanding = self.batch
+        body = json.dumps({"batch": self.batch, "expires": self.expires_ns}).encode()
+        await self.log.nc.publish(self.subject, body, reply=self.inbox)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            self.queue.put_nowait(msg)
+            return
+        if status in ("404", "408", "409") and "Consumer Deleted" not in str(msg.headers):
+            # No messages / request expired / batch completed: ask again.
+            if status == "409" and "Consumer" in str((msg.headers or {}).get("Description", "")):
+                self.queue.put_nowait(_ConsumerGone(str(msg.headers)))
+                return
+            self.outstanding = 0
+            self.queue.put_nowait(_REQUEST_AGAIN)
+            return
+        if status == "100":  # heartbeat or flow control
+            return
+        self.queue.put_nowait(_ConsumerGone(str(msg.headers)))
+
+    async def batches(self, catch_up_wait_s: float) -> AsyncIterator[list[StoredEvent]]:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self.queue.get()
+            msgs: list[Msg] = []
+            pending = 0
+            deadline = loop.time() + catch_up_wait_s
+            while True:
+                if isinstance(item, Msg):
+                    msgs.append(item)
+                    self.outstanding -= 1
+                    if self.outstanding <= 0:
+                        await self._request()
+                elif item is _REQUEST_AGAIN:
+                    await self._request()
+                else:
+                    if msgs:
+                        break
+                    raise item
+                if len(msgs) >= self.batch:
+                    break
+                if not self.queue.empty():
+                    item = self.queue.get_nowait()
+                    continue
+                if msgs:
+                    pending = _ack_position(msgs[-1].reply)[1]
+                remaining = deadline - loop.time()
+                if not msgs or pending == 0 or remaining <= 0:
+                    if msgs:
+                        break
+                    item = await self.queue.get()
+                    continue
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if self.wanted is not None:
+                msgs = [m for m in msgs if self.wanted(m.subject)]
+                if not msgs:
+                    continue
+            yield [_stored_from(m) for m in msgs]
+
+
+_REQUEST_AGAIN = RuntimeError("request again")
+
+
+def _stored_from(msg: Msg) -> StoredEvent:
+    ev = envelope_pb2.Event()
+    ev.ParseFromString(msg.data)
+    return StoredEvent(_ack_position(msg.reply)[0], msg.subject, ev)

@@ -97,3 +97,34 @@ async def test_subscribe_from_a_sequence(eventlog: EventLog) -> None:
                 break
     assert got == [3, 4, 5]
     assert await eventlog.pending_count([f"{eventlog.prefix}.listing.>"], 2) == 4
+
+
+def test_subject_matcher() -> None:
+    from labs_core.eventlog.log import SubjectMatcher
+
+    m = SubjectMatcher(["a.execution.>", "a.agent.*.registered"])
+    assert m("a.execution.x.requested") and m("a.execution.x")
+    assert m("a.agent.MARKET.registered")
+    assert not m("a.execution") and not m("a.agent.MARKET.other") and not m("a.listing.x.created")
+    assert not m("b.execution.x.requested")
+
+
+async def test_subscribe_to_several_subjects_keeps_order_and_skips_the_rest(eventlog: EventLog) -> None:
+    p = eventlog.prefix
+    for i in range(30):
+        await eventlog.append(created(f"m{i}"))
+        await eventlog.append(new_event("execution", f"e{i}", execution_requested=_req()))
+    got: list[int] = []
+    async with asyncio.timeout(10):
+        async for batch in eventlog.subscribe([f"{p}.execution.>", f"{p}.agent.>"], 1, batch_size=7):
+            got += [e.sequence for e in batch]
+            assert all(".execution." in e.subject for e in batch)
+            if len(got) == 30:
+                break
+    assert got == list(range(2, 61, 2))
+
+
+def _req():
+    from labs.events.v1 import execution_pb2
+
+    return execution_pb2.ExecutionRequested(agent_type="MARKET", action="a")
