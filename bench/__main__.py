@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench import components, e2e, limits, peer, profile
+from bench import components, e2e, limits, peer, profile, standalone
 from bench.measure import memory_mb
 from bench.report import aims, ratios, table
 from bench.stack import Stack, extra_worker, started
@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             out["stack_start_s"] = round(time.monotonic() - t0, 1)
             asyncio.run(measure_stack(stack, sz, out, tmp, stamp))
             step("stopping the stack")
+        step("standalone component benchmarks: gateway, tools registry, llm proxy")
+        out["components_standalone"] = standalone.run_all(ns.quick, timeout_s=60 if ns.quick else 240)
         if not ns.no_peer:
             step(f"peer: Celery + Redis, {sz.celery_n} no-op tasks")
             try:
