@@ -83,6 +83,43 @@ def _where(q: ListingQuery, args: list[Any]) -> str:
     return " AND ".join(conds) if conds else "TRUE"
 
 
+# analyze_market_price. Both read through indexes (migration 0004): the figures an index-only range
+# scan of listings (category, currency, created_at), the trend one of listing_prices (category,
+# currency, at), which carries each listing's category and currency. The status filter, when given,
+# is its own statement (a generic plan of "$5 IS NULL OR status = $5" could not use it).
+_STATS = """
+SELECT count(*) AS n,
+       avg(price_cents)::float8 AS mean,
+       percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY price_cents) AS pct,
+       min(price_cents) AS lo, max(price_cents) AS hi
+FROM listings
+WHERE category = $1 AND currency = $2 AND created_at >= $3 AND created_at <= $4
+"""
+_STATS_SQL = _STATS
+_STATS_STATUS_SQL = _STATS + " AND status = $5"
+_TREND = """
+WITH points AS (
+  SELECT p.listing_id, p.price_cents::float8 / 100 AS price,
+         extract(epoch FROM p.at)::float8 / 86400 AS day
+  FROM listing_prices p
+  WHERE p.category = $1 AND p.currency = $2 AND p.at >= $3 AND p.at <= $4 {status}
+), centred AS (
+  SELECT listing_id, price,
+         price - avg(price) OVER w AS dy,
+         day - avg(day) OVER w AS dx,
+         count(*) OVER w AS k
+  FROM points WINDOW w AS (PARTITION BY listing_id)
+)
+SELECT regr_slope(dy, dx) AS slope, avg(price) AS mean_price, count(*) AS n,
+       count(DISTINCT listing_id) FILTER (WHERE k > 1) AS moving
+FROM centred
+"""
+_TREND_SQL = _TREND.format(status="")
+_TREND_STATUS_SQL = _TREND.format(
+    status="AND EXISTS (SELECT 1 FROM listings l WHERE l.id = p.listing_id AND l.status = $5)"
+)
+
+
 class ListingReadModel:
     """Reads listings from the schema the pool's search_path points at."""
 
@@ -130,9 +167,11 @@ class ListingReadModel:
     async def analyze(self) -> None:
         """Refresh the planner's statistics of the listings tables (after seeding or a bulk change):
         fresh tables have none until autovacuum gets to them, and the plans chosen meanwhile are
-        up to 50x slower. ANALYZE samples rows and does not block reads or writes."""
+        up to 50x slower. VACUUM also sets the visibility map, so the market analysis's reads are
+        index-only. Neither blocks reads or writes; each runs outside a transaction block."""
         async with self._conn() as conn:
-            await conn.execute("ANALYZE listings; ANALYZE listing_prices")
+            await conn.execute("VACUUM (ANALYZE) listings")
+            await conn.execute("VACUUM (ANALYZE) listing_prices")
 
     async def get(self, listing_id: str) -> Listing | None:
         """One listing, if the read model has it."""
@@ -159,48 +198,14 @@ class ListingReadModel:
         points centred on its own means), so the mix of cheap and dear listings is not mistaken
         for a trend; listings with one point add nothing to the slope.
         """
+        args = (
+            (category, currency, since, until)
+            if status is None
+            else (category, currency, since, until, status)
+        )
         async with self._conn() as conn:
-            s = await conn.fetchrow(
-                """
-                SELECT count(*) AS n,
-                       avg(price_cents)::float8 AS mean,
-                       percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY price_cents) AS pct,
-                       min(price_cents) AS lo, max(price_cents) AS hi
-                FROM listings
-                WHERE category = $1 AND currency = $2 AND created_at >= $3 AND created_at <= $4
-                  AND ($5::text IS NULL OR status = $5)
-                """,
-                category,
-                currency,
-                since,
-                until,
-                status,
-            )
-            t = await conn.fetchrow(
-                """
-                WITH points AS (
-                  SELECT p.listing_id, p.price_cents::float8 / 100 AS price,
-                         extract(epoch FROM p.at)::float8 / 86400 AS day
-                  FROM listing_prices p JOIN listings l ON l.id = p.listing_id
-                  WHERE l.category = $1 AND l.currency = $2 AND p.at >= $3 AND p.at <= $4
-                    AND ($5::text IS NULL OR l.status = $5)
-                ), centred AS (
-                  SELECT listing_id, price,
-                         price - avg(price) OVER w AS dy,
-                         day - avg(day) OVER w AS dx,
-                         count(*) OVER w AS k
-                  FROM points WINDOW w AS (PARTITION BY listing_id)
-                )
-                SELECT regr_slope(dy, dx) AS slope, avg(price) AS mean_price, count(*) AS n,
-                       count(DISTINCT listing_id) FILTER (WHERE k > 1) AS moving
-                FROM centred
-                """,
-                category,
-                currency,
-                since,
-                until,
-                status,
-            )
+            s = await conn.fetchrow(_STATS_SQL if status is None else _STATS_STATUS_SQL, *args)
+            t = await conn.fetchrow(_TREND_SQL if status is None else _TREND_STATUS_SQL, *args)
         n = int(s["n"])
         pct = s["pct"] or [None, None, None]
         slope = t["slope"]

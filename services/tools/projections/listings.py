@@ -159,14 +159,15 @@ class ListingsProjection(Projection):
             (lid, seq, cents, ns_to_datetime(ns)) for lid, r in rows.items() for seq, cents, ns in r.prices
         ]
         if prices:
-            # Only for listings that exist: a price change of an unknown listing leaves no trace.
+            # Only for listings that exist: a price change of an unknown listing leaves no trace. Each row
+            # carries its listing's category and currency (fixed at creation) for the market analysis.
             await conn.execute(
                 """
-                INSERT INTO listing_prices (listing_id, sequence, price_cents, at)
-                SELECT u.listing_id, u.sequence, u.price_cents, u.at
+                INSERT INTO listing_prices (listing_id, sequence, price_cents, at, category, currency)
+                SELECT u.listing_id, u.sequence, u.price_cents, u.at, l.category, l.currency
                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[])
                      AS u(listing_id, sequence, price_cents, at)
-                WHERE EXISTS (SELECT 1 FROM listings l WHERE l.id = u.listing_id)
+                JOIN listings l ON l.id = u.listing_id
                 ON CONFLICT DO NOTHING
                 """,
                 *_columns(prices, 4),
