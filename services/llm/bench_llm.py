@@ -8,7 +8,8 @@ dependency), the LiteLLM proxy (one worker) in front of the same server.
 
 At each concurrency (closed loop, default 1 and 32) the targets are measured in turn, twice,
 interleaved (noise hits all): (a) the server called directly with the openai SDK, (b) through
-the llm service's gRPC Generate, (c) through LiteLLM with the openai SDK. Reported: requests/s,
+the llm service's gRPC Generate (and, with `--baseline REF`, through the service as of
+commit REF, run from `git archive` beside it: before/after in one run), (c) through LiteLLM with the openai SDK. Reported: requests/s,
 median and p99 latency, the median added over direct, and the llm service's CPU per request.
 """
 
@@ -67,9 +68,9 @@ async def _closed_loop(
 class _Proc:
     """A child process whose stderr is drained (and searched for a line) in a thread."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], ready: str) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], ready: str, cwd: Path = REPO) -> None:
         self.p = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )  # fmt: skip
         self.line: str | None = None
@@ -121,6 +122,40 @@ async def _serve_fake() -> None:
     await server.stop()
 
 
+def _py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy (the bench extra) recording `pid` into `out` as collapsed stacks until SIGINT."""
+    cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "200"]
+    return subprocess.Popen([*cmd, "-f", "raw", "-o", out, "-p", str(pid)], stdout=subprocess.DEVNULL)
+
+
+def _start_llm(
+    where: Path, env: dict[str, str], procs: list[_Proc]
+) -> tuple[_Proc, Any, Callable[[], Awaitable[object]]]:
+    """`python -m services.llm` run in `where`: the process, its channel, one Generate call."""
+    import grpc
+    from labs.llm.v1 import llm_service_pb2 as pb
+    from labs.llm.v1 import llm_service_pb2_grpc
+
+    llm = _Proc([sys.executable, "-m", "services.llm"], env, "serving on", cwd=where)
+    procs.append(llm)
+    port = int(llm.wait_ready(30).split("serving on ")[1].split(";")[0].rsplit(":", 1)[1])
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    stub = llm_service_pb2_grpc.LlmServiceStub(channel)
+    request = pb.GenerateRequest(model=MODEL, prompt=PROMPT)
+
+    async def call() -> object:
+        return await stub.Generate(request, timeout=30)
+
+    return llm, channel, call
+
+
+def _extract(ref: str, where: Path) -> None:
+    """services/llm (and the services package) as of commit `ref`, into `where`."""
+    cmd = ["git", "archive", ref, "services/__init__.py", "services/llm"]
+    archive = subprocess.run(cmd, cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+
+
 def _free_port() -> int:
     import socket
 
@@ -131,10 +166,7 @@ def _free_port() -> int:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the servers, measure, stop them; the results."""
-    import grpc
     import openai
-    from labs.llm.v1 import llm_service_pb2 as pb
-    from labs.llm.v1 import llm_service_pb2_grpc
 
     from deploy.local.servers import start_nats
     from services.llm.tests.fakes import FakeOpenAI
@@ -155,23 +187,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "OPENAI_API_KEY": FakeOpenAI.api_key, "OPENAI_BASE_URL": fake_url,
             "OTEL_SDK_DISABLED": "true",
         }  # fmt: skip
-        llm = _Proc([sys.executable, "-m", "services.llm"], env, "serving on")
-        procs.append(llm)
-        llm_port = int(llm.wait_ready(30).split("serving on ")[1].split(";")[0].rsplit(":", 1)[1])
+        llm, channel, call_proxy = _start_llm(REPO, env, procs)
+        services = {"llm": llm}
+        targets: dict[str, Callable[[], Awaitable[object]]] = {"llm": call_proxy}
+        channels = [channel]
+        if args.baseline:  # the same service from an earlier commit, beside it in this run
+            where = Path(tmp.name) / "baseline"
+            where.mkdir()
+            _extract(args.baseline, where)
+            name = f"llm@{args.baseline}"
+            base_env = {**env, "PYTHONPATH": str(REPO)}
+            services[name], channel, targets[name] = _start_llm(where, base_env, procs)
+            channels.append(channel)
 
         direct = openai.AsyncOpenAI(api_key=FakeOpenAI.api_key, base_url=fake_url, max_retries=0)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{llm_port}")
-        stub = llm_service_pb2_grpc.LlmServiceStub(channel)
-        request = pb.GenerateRequest(model=MODEL, prompt=PROMPT)
         messages: Any = [{"role": "user", "content": PROMPT}]
 
         async def call_direct() -> object:
             return await direct.chat.completions.create(model=MODEL, messages=messages)
 
-        async def call_proxy() -> object:
-            return await stub.Generate(request, timeout=30)
-
-        targets: dict[str, Callable[[], Awaitable[object]]] = {"direct": call_direct, "llm": call_proxy}
+        targets = {"direct": call_direct, **targets}
         peer: openai.AsyncOpenAI | None = None
         if args.litellm:
             port = _free_port()
@@ -192,17 +227,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for call in targets.values():  # warm up: connections, the provider's SDK, caches
             await _closed_loop(call, 4, 40, 10)
 
+        spy = None
+        if args.profile:  # py-spy (the bench extra) on the llm service, collapsed stacks
+            spy = _py_spy(services["llm"].p.pid, args.profile)
         results: dict[str, Any] = {}
         for c in args.concurrency:
             rows: dict[str, dict[str, Any]] = {n: {"rps": [], "lat": [], "cpu": 0.0, "n": 0} for n in targets}
             for _ in range(2):
                 for name, call in targets.items():
-                    cpu = _cpu_s(llm.p.pid)
+                    proc = services.get(name)
+                    cpu = _cpu_s(proc.p.pid) if proc else 0.0
                     rps, lat = await _closed_loop(call, c, args.requests // 2, args.time_limit / 2)
                     row = rows[name]
                     row["rps"].append(rps)
                     row["lat"].extend(lat)
-                    row["cpu"] += _cpu_s(llm.p.pid) - cpu
+                    row["cpu"] += _cpu_s(proc.p.pid) - cpu if proc else 0.0
                     row["n"] += len(lat)
             direct_p50 = _percentile(rows["direct"]["lat"], 0.5)
             results[f"c{c}"] = {
@@ -214,16 +253,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "added_p50_ms": round((_percentile(row["lat"], 0.5) - direct_p50) * 1000, 3),
                     **(
                         {"llm_cpu_ms_per_request": round(row["cpu"] / row["n"] * 1000, 3)}
-                        if name == "llm"
+                        if name in services
                         else {}
                     ),
                 }
                 for name, row in rows.items()
             }
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         await direct.close()
         if peer is not None:
             await peer.close()
-        await channel.close()
+        for channel in channels:
+            await channel.close()
         return results
     finally:
         for proc in reversed(procs):
@@ -239,6 +282,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per target and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--litellm", metavar="VENV", help="a venv holding litellm[proxy]: measure it too")
+    parser.add_argument("--baseline", metavar="REF", help="also measure services/llm as of this git commit")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the llm service: collapsed stacks here")
     parser.add_argument("--out", help="also write the results as JSON here")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

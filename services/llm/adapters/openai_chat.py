@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlparse
 
+import aiohttp
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
@@ -39,9 +40,15 @@ class OpenAIProvider:
 
     def __init__(self, api_key: str, *, base_url: str | None = None, timeout_s: float = 30.0) -> None:
         # max_retries=0: the proxy retries (honouring Retry-After) and falls back; the SDK's
-        # timeout is only a backstop behind the proxy's.
+        # timeout is only a backstop behind the proxy's. HTTP goes through aiohttp (the SDK's own
+        # DefaultAioHttpClient; aiohttp is a dependency here): about half the CPU per call of its
+        # default httpx/anyio transport (python -m services.llm.bench_llm).
         self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s + 1.0, max_retries=0
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s + 1.0,
+            max_retries=0,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout_s + 1.0),
         )
         # api.openai.com wants max_completion_tokens (its newer models refuse max_tokens);
         # compatible servers (vLLM, Ollama, llama.cpp, ...) know max_tokens more widely.
@@ -55,7 +62,7 @@ class OpenAIProvider:
         except openai.APIStatusError as e:
             raise status_error(self.name, e.status_code, e.response.headers, e.body) from e
         except openai.APITimeoutError as e:
-            raise ProviderError(self.name, "timeout", retryable=False) from e
+            raise _timeout_error(e) from e
         except openai.APIConnectionError as e:
             raise ProviderError(self.name, "connection error", retryable=True) from e
         except Exception as e:
@@ -97,7 +104,7 @@ class OpenAIProvider:
         except openai.APIStatusError as e:
             raise status_error(self.name, e.status_code, e.response.headers, e.body) from e
         except openai.APITimeoutError as e:
-            raise ProviderError(self.name, "timeout", retryable=False) from e
+            raise _timeout_error(e) from e
         except openai.APIConnectionError as e:
             raise ProviderError(self.name, "connection error", retryable=True) from e
         except ProviderError:
@@ -157,6 +164,20 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
         await self._client.close()
+
+
+def _timeout_error(e: openai.APITimeoutError) -> ProviderError:
+    """A timeout, unless aiohttp's refusal to connect is behind it.
+
+    The SDK's aiohttp transport maps every aiohttp.ClientConnectionError (a refused connection
+    included) to httpx's ConnectTimeout; a refused connection is a (retryable) connection error.
+    """
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            return ProviderError(OPENAI, "connection error", retryable=True)
+        cause = cause.__cause__ or cause.__context__
+    return ProviderError(OPENAI, "timeout", retryable=False)
 
 
 def _json(request: GenerateRequest) -> bool:
