@@ -117,6 +117,7 @@ class MarketAgent(AgentRuntime):
             "status": "active",
             "sort": "price_asc",
             "limit": 100,
+            "fields": ["id", "title", "price"],
         }
         if input.get("query"):
             args["query"] = input["query"]
@@ -141,7 +142,14 @@ class MarketAgent(AgentRuntime):
         window = require(input, "window_days", int, optional=True) or 30
         stats = await self.call_tool("analyze_market_price", {"category": category, "window_days": window})
         listings = await self.call_tool(
-            "get_listings", {"category": category, "status": "active", "sort": "price_asc", "limit": 5}
+            "get_listings",
+            {
+                "category": category,
+                "status": "active",
+                "sort": "price_asc",
+                "limit": 5,
+                "fields": ["id", "title", "price"],
+            },
         )
         cheapest = [
             {"id": x.get("id"), "title": x.get("title"), "price": x.get("price")}

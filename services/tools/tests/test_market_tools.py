@@ -247,3 +247,30 @@ async def test_create_listing_is_idempotent_and_readable_at_once(seeded: Seeded)
     assert again["created"] is False and again["listing"]["id"] == first["listing"]["id"]
     found = await invoke(seeded, "get_listings", {"query": "zeppelin"})
     assert found["total"] == 1
+
+
+async def test_fields_returns_only_the_listing_fields_asked_for(seeded: Seeded) -> None:
+    args = {"category": "toys", "sort": "price_asc", "limit": 7}
+    full = await invoke(seeded, "get_listings", args)
+    sparse = await invoke(seeded, "get_listings", {**args, "fields": ["title", "id", "price", "id"]})
+    assert sparse["total"] == full["total"]
+    assert sparse["next_page_token"] == full["next_page_token"]
+    assert sparse["listings"] == [
+        {"title": x["title"], "id": x["id"], "price": x["price"]} for x in full["listings"]
+    ]
+    assert [list(x) for x in sparse["listings"]] == [["title", "id", "price"]] * 7
+    # The next page continues the same way with or without `fields`.
+    nxt = await invoke(
+        seeded, "get_listings", {**args, "fields": ["id"], "page_token": sparse["next_page_token"]}
+    )
+    nxt_full = await invoke(seeded, "get_listings", {**args, "page_token": full["next_page_token"]})
+    assert [x["id"] for x in nxt["listings"]] == [x["id"] for x in nxt_full["listings"]]
+
+
+async def test_fields_must_be_listing_fields(seeded: Seeded) -> None:
+    with pytest.raises(InvalidArgument) as e:
+        await invoke(seeded, "get_listings", {"fields": ["id", "secret", "price"]})
+    assert [v[0] for v in e.value.violations] == ["arguments.fields[1]"]
+    with pytest.raises(InvalidArgument) as e:
+        await invoke(seeded, "get_listings", {"fields": []})
+    assert [v[0] for v in e.value.violations] == ["arguments.fields"]

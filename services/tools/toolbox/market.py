@@ -49,12 +49,22 @@ LISTING_SCHEMA: JSONObject = {
     },
 }
 
+#: The fields `get_listings` may be asked for (`fields`): the listing schema's properties.
+LISTING_FIELDS: list[str] = list(LISTING_SCHEMA["properties"])
+SPARSE_LISTING_SCHEMA: JSONObject = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": LISTING_SCHEMA["properties"],
+    "additionalProperties": False,
+}
+
 GET_LISTINGS = ToolDefinition(
     name="get_listings",
     version=VERSION,
     description=(
         "Search marketplace listings by category, price range (currency units), status, seller and "
-        "free text; sorted and paginated (limit/offset or page_token)."
+        "free text; sorted and paginated (limit/offset or page_token). `fields` returns only the listing "
+        "fields named (e.g. id, title, price)."
     ),
     category="market",
     extra_agent_types=frozenset({"ANALYTICS"}),
@@ -77,13 +87,20 @@ GET_LISTINGS = ToolDefinition(
             "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             "offset": {"type": "integer", "minimum": 0, "default": 0},
             "page_token": {"type": "string", "description": "next_page_token of the previous page."},
+            "fields": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"enum": LISTING_FIELDS},
+                "description": 'Return only these listing fields (sparse fieldset), e.g. ["id", "title", "price"].',
+            },
         },
     },
     result={
         "type": "object",
         "required": ["listings", "total"],
         "properties": {
-            "listings": {"type": "array", "items": LISTING_SCHEMA},
+            # Every listing field unless `fields` names some: the listing schema without `required`.
+            "listings": {"type": "array", "items": SPARSE_LISTING_SCHEMA},
             "total": {"type": "integer", "minimum": 0},
             "next_page_token": {"type": "string"},
         },
@@ -211,7 +228,13 @@ def register_market_tools(registry: Registry, listings: ListingService) -> None:
             offset=args.get("offset", 0),
             page_token=args.get("page_token", ""),
         )
-        out: JSONObject = {"listings": [x.to_json() for x in page.listings], "total": page.total}
+        fields = args.get("fields")
+        if fields:
+            wanted = list(dict.fromkeys(fields))  # in the order asked, each once
+            rows = [{f: full[f] for f in wanted} for full in (x.to_json() for x in page.listings)]
+        else:
+            rows = [x.to_json() for x in page.listings]
+        out: JSONObject = {"listings": rows, "total": page.total}
         if page.next_cursor is not None:
             out["next_page_token"] = page.next_cursor.encode(query)
         return out
