@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -156,6 +157,21 @@ def _extract(ref: str, where: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
 
 
+async def _wait_port(port: int, proc: _Proc, timeout_s: float) -> None:
+    """Until 127.0.0.1:`port` accepts a connection (the process still running)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.p.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.p.args!r} did not start (exit code {proc.p.poll()})")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.2)
+            continue
+        writer.close()
+        return
+
+
 def _free_port() -> int:
     import socket
 
@@ -211,12 +227,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.litellm:
             port = _free_port()
             exe = str(Path(args.litellm) / "bin" / "litellm")
-            peer_env = {**env, "OPENAI_API_KEY": FakeOpenAI.api_key}
+            master = f"sk-bench-{secrets.token_hex(16)}"  # LiteLLM refuses to start without one
+            # Loopback only: its price table from the package, not fetched.
+            peer_env = {**env, "LITELLM_MASTER_KEY": master, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
             cmd = [exe, "--model", f"openai/{MODEL}", "--api_base", fake_url, "--host", "127.0.0.1"]
             lite = _Proc([*cmd, "--port", str(port), "--num_workers", "1"], peer_env, "Uvicorn running")
             procs.append(lite)
-            lite.wait_ready(120)
-            peer = openai.AsyncOpenAI(api_key="sk-bench", base_url=f"http://127.0.0.1:{port}", max_retries=0)
+            await _wait_port(port, lite, 120)
+            peer = openai.AsyncOpenAI(api_key=master, base_url=f"http://127.0.0.1:{port}", max_retries=0)
             peer_client = peer
 
             async def call_litellm() -> object:
