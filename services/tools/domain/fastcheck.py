@@ -9,11 +9,13 @@ are unchanged. On a `get_listings` result (20 listings) it takes ~2 % of jsonsch
 Known keywords: type, properties, required, additionalProperties (bool or schema), items (one
 schema), enum (strings only), const (string), minimum, maximum, exclusiveMinimum, exclusiveMaximum,
 minLength, maxLength, minItems, maxItems, minProperties, maxProperties, format (the format
-checker's own function); annotations (description, default, title, examples, $comment) are ignored.
+checker's own function), pattern, uniqueItems, allOf, if/then/else; annotations (description, default, title, examples, $comment) are ignored.
 """
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +41,81 @@ _KNOWN = _ANNOTATIONS | {
     "minProperties",
     "maxProperties",
     "format",
+    "pattern",
+    "uniqueItems",
+    "allOf",
+    "if",
+    "then",
+    "else",
 }
+
+
+def date_time_conforms(v: Any) -> bool:
+    """jsonschema's `date-time` check, exactly (RFC 3339 via rfc3339_validator; non-strings pass)."""
+    if not isinstance(v, str):
+        return True
+    from rfc3339_validator import validate_rfc3339
+
+    return bool(validate_rfc3339(v.upper()))
+
+
+def well_formed(schema: Any) -> bool:
+    """Whether `schema` is certainly a valid Draft 2020-12 schema using only the keywords above (so it
+    needs no metaschema check); False means "ask jsonschema", not "invalid"."""
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict) or not set(schema) <= _KNOWN:
+        return False
+    for k in ("description", "title", "$comment", "format"):
+        if k in schema and not isinstance(schema[k], str):
+            return False
+    if "deprecated" in schema and not isinstance(schema["deprecated"], bool):
+        return False
+    if "examples" in schema and not isinstance(schema["examples"], list):
+        return False
+    t = schema.get("type")
+    if t is not None:
+        names = [t] if isinstance(t, str) else t
+        if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
+            return False
+        if any(not isinstance(n, str) or n not in _TYPES for n in names):
+            return False
+    if "enum" in schema and not (
+        isinstance(schema["enum"], list)
+        and schema["enum"]
+        and all(isinstance(x, str) for x in schema["enum"])
+    ):
+        return False
+    if "const" in schema and not isinstance(schema["const"], str):
+        return False
+    for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if k in schema and not _is_number(schema[k]):
+            return False
+    for k in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
+        if k in schema and not (_is_integer(schema[k]) and schema[k] >= 0):
+            return False
+    if "pattern" in schema:
+        if not isinstance(schema["pattern"], str):
+            return False
+        try:
+            re.compile(schema["pattern"])
+        except re.error:
+            return False
+    if "uniqueItems" in schema and not isinstance(schema["uniqueItems"], bool):
+        return False
+    if "allOf" in schema and not (
+        isinstance(schema["allOf"], list) and schema["allOf"] and all(well_formed(x) for x in schema["allOf"])
+    ):
+        return False
+    if not all(well_formed(schema[k]) for k in ("if", "then", "else") if k in schema):
+        return False
+    req = schema.get("required", [])
+    if not isinstance(req, list) or not all(isinstance(x, str) for x in req) or len(set(req)) != len(req):
+        return False
+    props = schema.get("properties", {})
+    if not isinstance(props, dict) or not all(well_formed(v) for v in props.values()):
+        return False
+    return all(well_formed(schema[k]) for k in ("items", "additionalProperties") if k in schema)
 
 
 class _Unsupported(Exception):
@@ -67,6 +143,44 @@ _TYPES: dict[str, Predicate] = {
 }
 
 
+def _unique(v: Any) -> bool:
+    if not isinstance(v, list):
+        return True
+    if all(isinstance(x, str) for x in v):
+        return len(set(v)) == len(v)
+    from jsonschema._utils import uniq  # numbers, objects...: jsonschema's own equality (1 == 1.0, True != 1)
+
+    return bool(uniq(v))
+
+
+def _any_of(preds: tuple[Predicate, ...]) -> Predicate:
+    def check(v: Any) -> bool:
+        return any(p(v) for p in preds)
+
+    return check
+
+
+def _bounded(bounds: tuple[tuple[Callable[[Any, Any], bool], Any], ...]) -> Predicate:
+    def check(v: Any) -> bool:
+        return not _is_number(v) or all(ok(v, b) for ok, b in bounds)
+
+    return check
+
+
+def _sized(kind: Any, ok: Callable[[Any, Any], bool], bound: Any) -> Predicate:
+    def check(v: Any) -> bool:
+        return not isinstance(v, kind) or ok(len(v), bound)
+
+    return check
+
+
+def _formatted(fmt: Callable[[Any, str], bool], name: str) -> Predicate:
+    def check(v: Any) -> bool:
+        return fmt(v, name)
+
+    return check
+
+
 def compile_predicate(
     schema: Any, format_conforms: Callable[[Any, str], bool] | None = None
 ) -> Predicate | None:
@@ -92,7 +206,7 @@ def _compile(schema: Any, fmt: Callable[[Any, str], bool] | None) -> Predicate:
         if not names or any(n not in _TYPES for n in names):
             raise _Unsupported(t)
         preds = [_TYPES[n] for n in names]
-        checks.append(preds[0] if len(preds) == 1 else (lambda v, ps=tuple(preds): any(p(v) for p in ps)))
+        checks.append(preds[0] if len(preds) == 1 else _any_of(tuple(preds)))
 
     if "enum" in schema or "const" in schema:
         allowed = list(schema["enum"]) if "enum" in schema else [schema["const"]]
@@ -101,39 +215,49 @@ def _compile(schema: Any, fmt: Callable[[Any, str], bool] | None) -> Predicate:
         members = frozenset(allowed)
         checks.append(lambda v: isinstance(v, str) and v in members)
 
-    bounds: list[Predicate] = []
+    bounds: list[tuple[Callable[[Any, Any], bool], Any]] = []
     for key, ok in (
-        ("minimum", lambda v, b: v >= b),
-        ("maximum", lambda v, b: v <= b),
-        ("exclusiveMinimum", lambda v, b: v > b),
-        ("exclusiveMaximum", lambda v, b: v < b),
+        ("minimum", operator.ge),
+        ("maximum", operator.le),
+        ("exclusiveMinimum", operator.gt),
+        ("exclusiveMaximum", operator.lt),
     ):
         if key in schema:
-            b = schema[key]
-            if not _is_number(b):
+            if not _is_number(schema[key]):
                 raise _Unsupported(key)
-            bounds.append(lambda v, b=b, ok=ok: ok(v, b))
+            bounds.append((ok, schema[key]))
     if bounds:
-        checks.append(lambda v, bs=tuple(bounds): not _is_number(v) or all(c(v) for c in bs))
+        checks.append(_bounded(tuple(bounds)))
 
-    def sized(kind: type, lo_key: str, hi_key: str) -> None:
-        lo, hi = schema.get(lo_key), schema.get(hi_key)
-        for b in (lo, hi):
-            if b is not None and not _is_integer(b):
-                raise _Unsupported(b)
-        if lo is not None:
-            checks.append(lambda v, lo=lo: not isinstance(v, kind) or len(v) >= lo)
-        if hi is not None:
-            checks.append(lambda v, hi=hi: not isinstance(v, kind) or len(v) <= hi)
+    for kind, lo_key, hi_key in (
+        (str, "minLength", "maxLength"),
+        (list, "minItems", "maxItems"),
+        (dict, "minProperties", "maxProperties"),
+    ):
+        for key, ok in ((lo_key, operator.ge), (hi_key, operator.le)):
+            if key in schema:
+                if not _is_integer(schema[key]):
+                    raise _Unsupported(key)
+                checks.append(_sized(kind, ok, schema[key]))
 
-    sized(str, "minLength", "maxLength")
-    sized(list, "minItems", "maxItems")
-    sized(dict, "minProperties", "maxProperties")
+    if "format" in schema and fmt is not None:
+        checks.append(_formatted(fmt, schema["format"]))
 
-    if "format" in schema:
-        name = schema["format"]
-        if fmt is not None:
-            checks.append(lambda v, name=name: fmt(v, name))
+    if "pattern" in schema:
+        rx = re.compile(schema["pattern"])
+        checks.append(lambda v: not isinstance(v, str) or rx.search(v) is not None)
+
+    if schema.get("uniqueItems") is True:
+        checks.append(_unique)
+
+    for sub in schema.get("allOf", []):
+        checks.append(_compile(sub, fmt))
+
+    if "if" in schema:
+        cond = _compile(schema["if"], fmt)
+        then = _compile(schema.get("then", True), fmt)
+        other = _compile(schema.get("else", True), fmt)
+        checks.append(lambda v: then(v) if cond(v) else other(v))
 
     if "items" in schema:
         item = _compile(schema["items"], fmt)

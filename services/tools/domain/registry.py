@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
+from services.tools.domain.fastcheck import well_formed
 from services.tools.domain.validation import SchemaCheck
 
 JSONObject = dict[str, Any]
@@ -70,10 +68,18 @@ class ToolDefinition:
                 f"tool {self.name}: category {self.category!r} is not one of {', '.join(CATEGORIES)}"
             )
         for what, schema in (("parameters", self.parameters), ("result", self.result)):
-            try:
-                Draft202012Validator.check_schema(schema)
-            except SchemaError as e:
-                raise ValueError(f"tool {self.name}: {what} is not a valid JSON Schema: {e.message}") from e
+            if not well_formed(
+                schema
+            ):  # beyond the plain subset: the metaschema decides (jsonschema, lazily)
+                from jsonschema import Draft202012Validator
+                from jsonschema.exceptions import SchemaError
+
+                try:
+                    Draft202012Validator.check_schema(schema)
+                except SchemaError as e:
+                    raise ValueError(
+                        f"tool {self.name}: {what} is not a valid JSON Schema: {e.message}"
+                    ) from e
             if schema.get("type") != "object":
                 raise ValueError(f"tool {self.name}: {what} schema must describe an object")
         object.__setattr__(self, "extra_agent_types", frozenset(t.upper() for t in self.extra_agent_types))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
 
 from labs_core.errors import InvalidArgument
 
@@ -32,13 +31,22 @@ def check_timezone(name: str, field: str = "arguments.timezone") -> ZoneInfo:
         raise InvalidArgument(field, f"{name!r} is not an IANA time zone") from e
 
 
+def _croniter(expr: str, start: datetime) -> Any:
+    """A croniter, imported on first use (~3 MB, needed only once a schedule exists)."""
+    from croniter import croniter
+
+    return croniter(expr, start)
+
+
 def check_cron(expr: str, field: str = "arguments.cron") -> str:
     """The expression if croniter accepts it as five fields; InvalidArgument naming the field otherwise."""
     expr = " ".join(expr.split())
     if len(expr.split(" ")) != 5:
         raise InvalidArgument(field, f"{expr!r} must have five fields: minute hour day month weekday")
+    from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError
+
     try:
-        croniter(expr, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+        _croniter(expr, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except (CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, ValueError, KeyError) as e:
         raise InvalidArgument(field, f"{expr!r} is not a valid cron expression: {e}") from e
     return expr
@@ -58,7 +66,7 @@ def occurrences_after(
     cron: str, tz: str, after: datetime, *, until: datetime, limit: int = MAX_SCAN
 ) -> list[datetime]:
     """Occurrences strictly after `after` and at or before `until`, in UTC."""
-    it = croniter(cron, after.astimezone(ZoneInfo(tz)))
+    it = _croniter(cron, after.astimezone(ZoneInfo(tz)))
     out: list[datetime] = []
     while len(out) < limit:
         nxt = it.get_next(datetime).astimezone(UTC)
@@ -70,7 +78,7 @@ def occurrences_after(
 
 def next_occurrences(cron: str, tz: str, after: datetime, count: int) -> list[datetime]:
     """The next `count` occurrences after `after`, in UTC."""
-    it = croniter(cron, after.astimezone(ZoneInfo(tz)))
+    it = _croniter(cron, after.astimezone(ZoneInfo(tz)))
     return [it.get_next(datetime).astimezone(UTC) for _ in range(count)]
 
 

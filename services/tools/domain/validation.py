@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from services.tools.domain.errors import FieldViolation
-from services.tools.domain.fastcheck import compile_predicate
+from services.tools.domain.fastcheck import compile_predicate, date_time_conforms, well_formed
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 
 def field_path(root: str, path: Iterable[Any]) -> str:
@@ -20,16 +21,36 @@ def field_path(root: str, path: Iterable[Any]) -> str:
     return out
 
 
+def _conforms(value: Any, fmt: str) -> bool:
+    """The format checker of jsonschema: date-time without importing it, any other format through it."""
+    if fmt == "date-time":
+        return date_time_conforms(value)
+    from jsonschema import Draft202012Validator
+
+    return bool(Draft202012Validator.FORMAT_CHECKER.conforms(value, fmt))
+
+
 class SchemaCheck:
     """A compiled schema; `violations` lists every failing field, sorted by path."""
 
     def __init__(self, schema: dict[str, Any], *, root: str) -> None:
         self.schema = schema
         self.root = root
-        checker = Draft202012Validator.FORMAT_CHECKER
-        self._validator = Draft202012Validator(schema, format_checker=checker)
-        #: Compiled once: answers "valid?" in plain Python; jsonschema only explains a failure.
-        self._fast = compile_predicate(schema, checker.conforms)
+        self._validator: Validator | None = None
+        #: Compiled once: answers "valid?" in plain Python; jsonschema (imported on first need, ~9 MB)
+        #: only explains a failure, or validates schemas beyond the compiled subset.
+        self._fast = compile_predicate(schema, _conforms) if well_formed(schema) else None
+
+    @property
+    def validator(self) -> Validator:
+        """The jsonschema validator (Draft 2020-12 with its format checker), built on first use."""
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(
+                self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+        return self._validator
 
     @property
     def compiled(self) -> bool:
@@ -41,7 +62,7 @@ class SchemaCheck:
         if self._fast is not None and self._fast(instance):
             return []
         found: dict[tuple[str, str], None] = {}
-        for err in self._validator.iter_errors(instance):
+        for err in self.validator.iter_errors(instance):
             for v in self._explain(err):
                 found[(v.field, v.reason)] = None
         return sorted((FieldViolation(f, r) for f, r in found), key=lambda v: (v.field, v.reason))

@@ -14,7 +14,6 @@ import asyncpg
 
 from labs_core.errors import PermissionDenied
 from services.tools.domain.errors import ReadModelUnavailable, ToolTimedOut
-from services.tools.domain.sqlguard import QueryRefused, check_query
 
 
 def reader_role(schema: str) -> str:
@@ -62,6 +61,9 @@ class QueryService:
 
     async def run(self, sql: str, *, max_rows: int | None = None) -> dict[str, Any]:
         """Run one SELECT; the answer has columns, rows (JSON values), row_count and truncated."""
+        # Deferred: the guard loads pglast (PostgreSQL's parser, ~4 MB), needed only by this tool.
+        from services.tools.domain.sqlguard import QueryRefused, check_query
+
         checked = check_query(sql, schema=self.schema)
         cap = min(max_rows or self.limits.max_rows, self.limits.max_rows)
         started = time.perf_counter()

@@ -148,3 +148,61 @@ def test_a_failure_is_still_explained_field_by_field() -> None:
         "result.listings[1].secret",
         "result.total",
     ]
+
+
+def _definitions() -> list[Any]:
+    import importlib
+
+    from services.tools.domain.registry import ToolDefinition
+
+    out = []
+    for mod in ("market", "ops", "analytics", "content", "system"):
+        m = importlib.import_module(f"services.tools.toolbox.{mod}")
+        out += [v for v in vars(m).values() if isinstance(v, ToolDefinition)]
+    return out
+
+
+def _sample(schema: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A random instance near `schema`: mostly right, sometimes wrong, at every level."""
+    if not isinstance(schema, dict) or depth > 4 or rng.random() < 0.1:
+        return rng.choice(ODD_VALUES)
+    if "enum" in schema:
+        return rng.choice([*schema["enum"], *ODD_VALUES[:3]])
+    t = schema.get("type")
+    if t == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {k: _sample(s, rng, depth + 1) for k, s in props.items() if rng.random() < 0.6}
+    if t == "array":
+        return [_sample(schema.get("items", {}), rng, depth + 1) for _ in range(rng.randrange(4))]
+    if t == "integer":
+        return rng.choice([0, 1, 5, 100, 1000, -3, 1.0])
+    if t == "number":
+        return rng.choice([0, 0.5, 12.25, -1, 10**8])
+    if t == "string":
+        return rng.choice(
+            ["a", "abc", "toys", "2026-11-24T03:00:00Z", "x" * 300, "Europe/Paris", "* * * * *"]
+        )
+    return rng.choice(ODD_VALUES)
+
+
+def test_every_tool_schema_is_compiled_and_agrees() -> None:
+    rng = random.Random(11)
+    defs = _definitions()
+    assert len(defs) >= 12
+    for d in defs:
+        for schema in (d.parameters, d.result):
+            assert SchemaCheck(schema, root="x").compiled, d.name
+            docs = [_sample(schema, rng) for _ in range(300)]
+            _agree(schema, [x for doc in docs[:20] for x in _mutations(doc, rng)] + docs)
+
+
+def test_start_up_does_not_import_jsonschema_pglast_or_croniter() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, services.tools.bootstrap\n"
+        "print(sorted(m for m in ('jsonschema', 'pglast', 'croniter') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
