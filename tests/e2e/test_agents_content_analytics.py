@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import grpc
@@ -15,6 +14,7 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 from deploy.local.testing import Launched
 from labs_core.structs import dict_to_struct
 from tests.e2e.conftest import auth
+from tests.e2e.helpers import run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,21 +23,6 @@ pytestmark = pytest.mark.timeout(60)
 async def http(stack: Launched) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(stack.http, headers=auth("operator")) as s:
         yield s
-
-
-async def run(http: aiohttp.ClientSession, task: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-    """Submit a task and wait for its end; the execution as GET returns it."""
-    async with http.post("/api/agents/execute", json=task) as r:
-        assert r.status == 200, await r.text()
-        xid = (await r.json())["executionId"]
-    async with asyncio.timeout(timeout):
-        while True:
-            async with http.get(f"/api/agents/{xid}") as r:
-                assert r.status == 200, await r.text()
-                body: dict[str, Any] = await r.json()
-            if body["status"] not in ("QUEUED", "RUNNING", "RETRYING"):
-                return body
-            await asyncio.sleep(0.05)
 
 
 async def test_content_generate_and_curate(http: aiohttp.ClientSession) -> None:

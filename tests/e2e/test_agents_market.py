@@ -9,7 +9,8 @@ import aiohttp
 
 from deploy.local.testing import Launched
 from tests.e2e.conftest import auth
-from tests.e2e.test_http import _json, wait_done
+from tests.e2e.helpers import wait_done
+from tests.e2e.test_http import _json
 
 
 async def _run(http: aiohttp.ClientSession, action: str, input: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,7 @@ over HTTP (POST /api/tools) with a remote endpoint served by this test."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from deploy.local.testing import Launched
 from services.tools.tests.test_remote_tools import start_remote
 from tests.e2e.conftest import auth
+from tests.e2e.helpers import run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,21 +20,6 @@ pytestmark = pytest.mark.timeout(60)
 async def http(stack: Launched) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(stack.http, headers=auth("admin")) as s:
         yield s
-
-
-async def run(http: aiohttp.ClientSession, task: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-    """Submit a task and wait for its end; the execution as GET returns it."""
-    async with http.post("/api/agents/execute", json=task) as r:
-        assert r.status == 200, await r.text()
-        xid = (await r.json())["executionId"]
-    async with asyncio.timeout(timeout):
-        while True:
-            async with http.get(f"/api/agents/{xid}") as r:
-                assert r.status == 200, await r.text()
-                body: dict[str, Any] = await r.json()
-            if body["status"] not in ("QUEUED", "RUNNING", "RETRYING"):
-                return body
-            await asyncio.sleep(0.05)
 
 
 async def _has_tool(http: aiohttp.ClientSession, name: str) -> bool:

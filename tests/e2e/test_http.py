@@ -11,6 +11,7 @@ import pytest
 
 from deploy.local.testing import Launched
 from tests.e2e.conftest import auth
+from tests.e2e.helpers import wait_done
 
 
 @pytest.fixture
@@ -21,17 +22,6 @@ async def http(stack: Launched) -> AsyncIterator[aiohttp.ClientSession]:
 
 async def _json(resp: aiohttp.ClientResponse) -> Any:
     return await resp.json(content_type=None)
-
-
-async def wait_done(http: aiohttp.ClientSession, execution_id: str, timeout: float = 30) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            async with http.get(f"/api/agents/{execution_id}") as r:
-                assert r.status == 200, await r.text()
-                body = await _json(r)
-            if body["status"] not in ("QUEUED", "RUNNING", "RETRYING"):
-                return body
-            await asyncio.sleep(0.05)
 
 
 async def test_seed_flow_analyze_market(http: aiohttp.ClientSession) -> None:
