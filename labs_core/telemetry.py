@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -342,38 +341,59 @@ async def refresh(eventlog: EventLog | None, timeout_s: float = 1.0) -> None:
 
 
 class MetricsServer:
-    """An aiohttp server answering GET /metrics in the Prometheus text format."""
+    """A minimal HTTP/1.1 server answering GET /metrics in the Prometheus text format.
+
+    Plain asyncio rather than aiohttp: a scrape needs one route, and importing aiohttp costs a
+    service ~24 MB of memory it otherwise would not use. One request per connection.
+    """
+
+    MAX_HEAD = 8192
 
     def __init__(self, host: str, port: int, eventlog: EventLog | None = None) -> None:
         self.host = host
         self.requested_port = port
         self.port = 0
         self.eventlog = eventlog
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
 
-    async def _metrics(self, request: web.Request) -> web.Response:
-        await refresh(self.eventlog)
-        body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+            if len(head) > self.MAX_HEAD:
+                raise ValueError("request head too large")
+            method, path, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+            if method in ("GET", "HEAD") and path.split("?", 1)[0] == "/metrics":
+                await refresh(self.eventlog)
+                body = generate_latest(REGISTRY)
+                status, ctype = "200 OK", CONTENT_TYPE_LATEST
+            else:
+                body, status, ctype = b"not found\n", "404 Not Found", "text/plain; charset=utf-8"
+            head_out = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            writer.write(head_out if method == "HEAD" else head_out + body)
+            await writer.drain()
+        except (TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            pass  # a broken or slow client: drop the connection
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
     async def start(self) -> int:
         """Listen; returns the bound port."""
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.requested_port)
-        await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
+        self._server = await asyncio.start_server(self._handle, self.host, self.requested_port)
+        self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
     async def stop(self) -> None:
         """Stop listening (idempotent)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
 
 
 async def expose(

@@ -176,3 +176,24 @@ async def test_metrics_tools_llm_and_gateway_serve_metrics(
                     ):
                         await asyncio.sleep(0.05)
                         samples = await scrape(port)
+
+
+async def test_metrics_server_answers_only_metrics_and_drops_garbage() -> None:
+    import asyncio
+
+    from labs_core import telemetry
+
+    async with telemetry.serving() as port:
+
+        async def ask(raw: bytes) -> bytes:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(raw)
+            await w.drain()
+            data = await r.read()
+            w.close()
+            return data
+
+        ok = await ask(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 OK") and b"labs_grpc_server_handled_total" in ok
+        assert (await ask(b"GET /other HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 404")
+        assert await ask(b"garbage\r\n\r\n") == b""
