@@ -270,7 +270,11 @@ class Stack:
     def report_stack(self) -> None:
         """Where everything listens, and a first request to try."""
         http = f"http://127.0.0.1:{self.cfg.http_port}"
+        open_ = os.environ.get("LABS_AUTH_DISABLED", "").lower() in ("1", "true", "yes")
+        auth_h = "" if open_ else '-H "Authorization: Bearer $LABS_API_KEY" '
         lines = [f"{READY} Labs Agent Runtime is up; Ctrl-C stops it", f"  HTTP API       {http}"]
+        if open_:
+            lines.append("  auth           DISABLED (LABS_AUTH_DISABLED): anyone on this machine may call it")
         lines += [f"  {name + ' gRPC':<14} {self.cfg.addrs[name]}" for name in reversed(SERVICES)]
         lines += [
             f"  NATS           {self.nats_url}",
@@ -279,10 +283,11 @@ class Stack:
             *self._auth_lines(),
             "try:",
             f"  curl -s -X POST {http}/api/agents/execute -H 'Content-Type: application/json' \\",
-            '    -H "Authorization: Bearer $LABS_API_KEY" \\',
+            *([] if open_ else ['    -H "Authorization: Bearer $LABS_API_KEY" \\']),
             """    -d '{"type": "MARKET", "action": "analyze_market", "input": {"category": "electronics"}}'""",
-            f'  curl -s -H "Authorization: Bearer $LABS_API_KEY" {http}/api/agents/<execution_id>',
-            f"  agentctl --addr {self.cfg.addrs['gateway']} run MARKET analyze_market --input '{{}}' --wait",
+            f"  curl -s {auth_h}{http}/api/agents/<execution_id>",
+            f"  agentctl --addr {self.cfg.addrs['gateway']} run MARKET analyze_market"
+            """ --input '{"category": "electronics"}' --wait""",
             f"  API reference  {http}/docs",
             f"  curl -s {http}/api/health",
         ]
