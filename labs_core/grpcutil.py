@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from google.rpc import code_pb2, status_pb2
+from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
@@ -149,6 +149,3 @@ def channel(addr: str) -> grpc.aio.Channel:
             ("grpc.keepalive_time_ms", 30_000),
         ],
     )
-
-
-GRPC_TO_RPC_CODE = {c: getattr(code_pb2, c.name) for c in grpc.StatusCode}

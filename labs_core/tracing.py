@@ -109,7 +109,9 @@ def tracer() -> trace.Tracer:
 
 
 def current_traceparent() -> str:
-    """The W3C traceparent of the current span ("" when there is none)."""
+    """The W3C traceparent of the current span ("" when there is none, or tracing is off)."""
+    if not _state["enabled"]:
+        return ""
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return carrier.get("traceparent", "")

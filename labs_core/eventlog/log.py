@@ -273,13 +273,6 @@ class EventLog:
                 with contextlib.suppress(Exception):
                     await self.js.delete_consumer(self.stream, info.name)
 
-    @staticmethod
-    def _from_consumer(msg: Msg) -> StoredEvent:
-        seq = msg.metadata.sequence.stream
-        ev = envelope_pb2.Event()
-        ev.ParseFromString(msg.data)
-        return StoredEvent(seq, msg.subject, ev)
-
 
 class SubjectMatcher:
     """Whether a subject matches any of some NATS subject filters (`*` one token, `>` the rest)."""
@@ -349,24 +342,20 @@ class _Puller:
         if status is None:
             self.queue.put_nowait(msg)
             return
-        if status in ("404", "408", "409") and "Consumer Deleted" not in str(msg.headers):
-            # No messages / request expired / batch completed: ask again.
-            if status == "409" and "Consumer" in str((msg.headers or {}).get("Description", "")):
-                self.queue.put_nowait(_ConsumerGone(str(msg.headers)))
-                return
-            self.outstanding = 0
-            self.queue.put_nowait(_REQUEST_AGAIN)
-            return
         if status == "100":  # heartbeat or flow control
             return
-        self.queue.put_nowait(_ConsumerGone(str(msg.headers)))
+        desc = (msg.headers or {}).get("Description", "")
+        if status in ("404", "408") or (status == "409" and "Consumer" not in desc):
+            # No messages, request expired, batch or leadership done: ask again.
+            self.queue.put_nowait(_REQUEST_AGAIN)
+        else:  # the consumer was deleted (or is unusable): recreate it
+            self.queue.put_nowait(_ConsumerGone(f"{status} {desc}"))
 
     async def batches(self, catch_up_wait_s: float) -> AsyncIterator[list[StoredEvent]]:
         loop = asyncio.get_running_loop()
         while True:
             item = await self.queue.get()
             msgs: list[Msg] = []
-            pending = 0
             deadline = loop.time() + catch_up_wait_s
             while True:
                 if isinstance(item, Msg):
@@ -385,14 +374,13 @@ class _Puller:
                 if not self.queue.empty():
                     item = self.queue.get_nowait()
                     continue
-                if msgs:
-                    pending = _ack_position(msgs[-1].reply)[1]
-                remaining = deadline - loop.time()
-                if not msgs or pending == 0 or remaining <= 0:
-                    if msgs:
-                        break
+                if not msgs:
                     item = await self.queue.get()
                     continue
+                # Caught up (nothing pending) or waited long enough: hand the batch over.
+                remaining = deadline - loop.time()
+                if remaining <= 0 or _ack_position(msgs[-1].reply)[1] == 0:
+                    break
                 try:
                     item = await asyncio.wait_for(self.queue.get(), remaining)
                 except TimeoutError:

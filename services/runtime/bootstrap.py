@@ -115,7 +115,6 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
                 eventlog,
                 projector,
                 presence,
-                settings.worker_consumer,
                 read_your_writes_timeout_s=settings.read_your_writes_timeout_s,
             )
             server = GrpcServer(

@@ -85,7 +85,8 @@ class SchemaBuilder:
         if wk is not None:
             return dict(wk)
         if desc.full_name not in self.components:
-            self.components[desc.full_name] = {}  # placeholder: recursive types terminate
+            # Registered before its fields are walked, so a type that contains itself gets a $ref.
+            self.components[desc.full_name] = {}
             props = {fd.json_name: self.field(fd) for fd in desc.fields}
             self.components[desc.full_name] = {
                 "type": "object",

@@ -7,6 +7,7 @@ path seen is recorded). Each server plays a script of replies, then its default 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -60,7 +61,7 @@ class Seen:
     at: float
 
 
-class FakeProviderServer:
+class FakeProviderServer(abc.ABC):
     """An aiohttp server on 127.0.0.1, port 0."""
 
     def __init__(self) -> None:
@@ -77,9 +78,9 @@ class FakeProviderServer:
         """Answer the next requests with `replies`, then with `default`."""
         self.replies.extend(replies)
 
+    @abc.abstractmethod
     def routes(self, app: web.Application) -> None:
         """Add the provider's routes."""
-        raise NotImplementedError
 
     async def start(self) -> None:
         """Listen on a free loopback port."""

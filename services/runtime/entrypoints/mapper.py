@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from google.protobuf import struct_pb2, timestamp_pb2
 from labs.agents.v1 import agent_service_pb2 as pb
@@ -117,19 +116,13 @@ def history_query(req: pb.ListExecutionHistoryRequest) -> HistoryQuery:
     return HistoryQuery(
         agent=req.agent,
         statuses=[pb.ExecutionStatus.Name(s) for s in req.status],
-        start=req.start_time.ToDatetime(tzinfo=_utc()) if req.HasField("start_time") else None,
-        end=req.end_time.ToDatetime(tzinfo=_utc()) if req.HasField("end_time") else None,
+        start=req.start_time.ToDatetime(tzinfo=UTC) if req.HasField("start_time") else None,
+        end=req.end_time.ToDatetime(tzinfo=UTC) if req.HasField("end_time") else None,
         page_size=req.page_size,
         page_token=req.page_token,
         limit=req.limit,
         offset=req.offset,
     )
-
-
-def _utc() -> Any:
-    from datetime import UTC
-
-    return UTC
 
 
 def history(page: HistoryPage) -> pb.ListExecutionHistoryResponse:

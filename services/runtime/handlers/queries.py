@@ -121,7 +121,6 @@ class Queries:
         log_: EventLog,
         projector: Projector,
         presence: Presence,
-        consumer: str,
         *,
         read_your_writes_timeout_s: float = 2.0,
     ) -> None:
@@ -130,7 +129,6 @@ class Queries:
         self.log = log_
         self.projector = projector
         self.presence = presence
-        self.consumer = consumer
         self.ryw_timeout = read_your_writes_timeout_s
 
     async def get_execution(self, execution_id: str) -> ExecutionView:

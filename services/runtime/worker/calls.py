@@ -45,7 +45,6 @@ class RecordedCalls:
         self.attempt = attempt
         self.deadline = deadline
         self.step = 0
-        self.replayed = 0
         self.memory = memory
         # What this execution remembered: visible to its own recalls at once.
         self._written: dict[str, Any] = {}
@@ -62,7 +61,6 @@ class RecordedCalls:
             raise NotAllowed(f"agent {self.definition.type} may not use tool {name!r}")
         recorded = state.tool_calls.get(step)
         if recorded is not None and recorded.tool == name:
-            self.replayed += 1
             return struct_to_dict(recorded.result)
         key = f"{state.execution_id}:{step}"
         started = time.perf_counter_ns()
@@ -122,7 +120,6 @@ class RecordedCalls:
         state = self.rec.state
         recorded = state.model_calls.get(step)
         if recorded is not None:
-            self.replayed += 1
             return AiAnswer(
                 recorded.text,
                 recorded.provider,
@@ -187,7 +184,6 @@ class RecordedCalls:
         """Record a change of one of the agent's counters."""
         self.step += 1
         if self.step in self.rec.state.metric_steps:
-            self.replayed += 1
             return
         await self.rec.append(
             f"{self.attempt}:metric:{self.step}",
@@ -210,7 +206,6 @@ class RecordedCalls:
         self.step += 1
         self._written[key] = value
         if self.step in self.rec.state.memory_steps:
-            self.replayed += 1
             return
         ev = execution_pb2.MemoryWritten(key=key, step=self.step, attempt=self.attempt)
         try:

@@ -70,7 +70,6 @@ class Worker:
         self.runner = runner
         self.cfg = cfg
         self.running: dict[str, asyncio.Task[None]] = {}
-        self.max_seen_concurrency = 0
         self._slot_freed = asyncio.Event()
 
     async def ensure_consumer(self) -> None:
@@ -121,7 +120,6 @@ class Worker:
         execution_id = msg.subject.split(".")[-2]
         task = asyncio.create_task(self._handle(msg, execution_id))
         self.running[execution_id] = task
-        self.max_seen_concurrency = max(self.max_seen_concurrency, len(self.running))
 
         def done(_: asyncio.Task[None]) -> None:
             self.running.pop(execution_id, None)
