@@ -18,7 +18,11 @@ class ConcurrencyConflict(LabsError):
         self.expected = expected
 
 
-class EventLogUnavailable(LabsError):
+class Unavailable(LabsError):
+    """A dependency (the log, the database, a provider) cannot answer now (maps to UNAVAILABLE)."""
+
+
+class EventLogUnavailable(Unavailable):
     """The event log could not be reached or answered with an error (maps to UNAVAILABLE)."""
 
 

@@ -28,12 +28,19 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.EventLogUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
 
 
 def status_code_for(exc: BaseException) -> grpc.StatusCode:
-    """The gRPC status code a domain error maps to (INTERNAL for anything unknown)."""
+    """The gRPC status code a domain error maps to (INTERNAL for anything unknown).
+
+    A service's own error class names its code with a `grpc_code` class attribute instead of
+    keeping a table of its own.
+    """
+    own = getattr(exc, "grpc_code", None)
+    if isinstance(own, grpc.StatusCode):
+        return own
     for cls, code in _CODES:
         if isinstance(exc, cls):
             return code
@@ -82,10 +89,16 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     return wrapper
 
 
+#: grpc reports "no deadline" as a remaining time of centuries.
+_NO_DEADLINE_S = 1e8
+
+
 def time_left(context: grpc.aio.ServicerContext, default: float = 30.0) -> float:
     """Seconds left before the caller's deadline (to pass on to the calls this RPC makes)."""
     remaining = context.time_remaining()
-    return default if remaining is None else max(0.001, remaining)
+    if remaining is None or remaining > _NO_DEADLINE_S:
+        return default
+    return max(0.001, remaining)
 
 
 class GrpcServer:
@@ -138,14 +151,19 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def channel(addr: str) -> grpc.aio.Channel:
-    """An insecure aio channel to a peer service on loopback or a private network."""
-    return grpc.aio.insecure_channel(
-        addr,
-        interceptors=tracing.client_interceptors(),
-        options=[
+def channel(addr: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    """An insecure aio channel to a peer service on loopback or a private network.
+
+    Carries the trace context when tracing is on; `options` add to (or override) the defaults.
+    """
+    merged = dict(
+        [
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
-        ],
+        ]
+    )
+    merged.update(options)
+    return grpc.aio.insecure_channel(
+        addr, interceptors=tracing.client_interceptors(), options=list(merged.items())
     )

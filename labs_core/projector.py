@@ -76,11 +76,7 @@ class Projector:
         self._stopped = False
 
     async def _read_checkpoint(self, conn: asyncpg.Connection) -> int:
-        v = await conn.fetchval(
-            f'SELECT last_sequence FROM "{self.schema}".projection_checkpoints WHERE projection = $1',
-            self.projection.name,
-        )
-        return int(v or 0)
+        return await read_checkpoint(conn, self.schema, self.projection.name)
 
     async def run(self) -> None:
         """Forever: become the active instance, then apply events as they come; retry on failure."""
@@ -201,26 +197,48 @@ async def rebuild(
         await conn.close()
 
 
+async def read_checkpoint(conn: asyncpg.Connection, schema: str, projection: str) -> int:
+    """The last sequence a projection applied in `schema` (0 when it has applied nothing)."""
+    v = await conn.fetchval(
+        f'SELECT last_sequence FROM "{check_schema_name(schema)}".projection_checkpoints WHERE projection = $1',
+        projection,
+    )
+    return int(v or 0)
+
+
+async def diff_on(
+    conn: asyncpg.Connection,
+    projection: Projection,
+    live_schema: str,
+    scratch_schema: str,
+    *,
+    limit: int = 1000,
+) -> list[RowDifference]:
+    """Rows that differ between the live and the rebuilt tables, both ways, on `conn` (so a
+    caller can compare inside its own snapshot)."""
+    check_schema_name(live_schema)
+    check_schema_name(scratch_schema)
+    out: list[RowDifference] = []
+    for table, keys in projection.tables.items():
+        order = ", ".join(f'"{k}"' for k in keys)
+        for side, a, b in (
+            ("live only", live_schema, scratch_schema),
+            ("rebuilt only", scratch_schema, live_schema),
+        ):
+            rows = await conn.fetch(
+                f'SELECT * FROM (SELECT * FROM "{a}"."{table}" EXCEPT ALL SELECT * FROM "{b}"."{table}") d '
+                f"ORDER BY {order} LIMIT {int(limit)}"
+            )
+            out.extend(RowDifference(table, side, dict(r)) for r in rows)
+    return out
+
+
 async def diff(
     database_url: str, projection: Projection, live_schema: str, scratch_schema: str, *, limit: int = 1000
 ) -> list[RowDifference]:
     """Rows that differ between the live and the rebuilt tables, both ways."""
-    check_schema_name(live_schema)
-    check_schema_name(scratch_schema)
     conn = await asyncpg.connect(database_url)
-    out: list[RowDifference] = []
     try:
-        for table, keys in projection.tables.items():
-            order = ", ".join(f'"{k}"' for k in keys)
-            for side, a, b in (
-                ("live only", live_schema, scratch_schema),
-                ("rebuilt only", scratch_schema, live_schema),
-            ):
-                rows = await conn.fetch(
-                    f'SELECT * FROM (SELECT * FROM "{a}"."{table}" EXCEPT ALL SELECT * FROM "{b}"."{table}") d '
-                    f"ORDER BY {order} LIMIT {int(limit)}"
-                )
-                out.extend(RowDifference(table, side, dict(r)) for r in rows)
+        return await diff_on(conn, projection, live_schema, scratch_schema, limit=limit)
     finally:
         await conn.close()
-    return out
