@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import grpc
 
+from labs_core import grpcutil
+
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -42,7 +44,7 @@ class Backends:
         """The backend's channel (created inside the running event loop on first use)."""
         ch = self._channels.get(name)
         if ch is None:
-            ch = grpc.aio.insecure_channel(self.address(name), options=_CHANNEL_OPTIONS)
+            ch = grpcutil.channel(self.address(name), options=_CHANNEL_OPTIONS)
             self._channels[name] = ch
         return ch
 

@@ -16,6 +16,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from labs_core import grpcutil
 from services.gateway.adapters.backends import Backends
 from services.gateway.security.guard import INTERNAL_PREFIX, Guard
 from services.gateway.security.policy import policy_of
@@ -25,8 +26,6 @@ from services.gateway.transcoding.validation import Validator
 
 Metadata = list[tuple[str, Any]]
 _DROPPED = frozenset({"user-agent", "te", "content-type", "host", "connection"})
-# Larger than any real deadline: the value some gRPC versions report for "no deadline".
-_NO_DEADLINE_S = 10**8
 
 
 class _Forwarder:
@@ -55,10 +54,7 @@ class _Forwarder:
 
     def timeout(self, context: grpc.aio.ServicerContext) -> float:
         """The caller's remaining time, or the default deadline when it set none."""
-        remaining = context.time_remaining()
-        if remaining is None or remaining > _NO_DEADLINE_S:
-            return self.default_timeout
-        return max(0.001, float(remaining))
+        return grpcutil.time_left(context, self.default_timeout)
 
     async def admit(self, context: grpc.aio.ServicerContext, request: bytes | None) -> Metadata:
         """Authenticate, authorize and validate the call; its metadata for the backend."""
@@ -118,9 +114,11 @@ class _Forwarder:
         if md:
             context.set_trailing_metadata(tuple(md))
 
-    async def unary_unary(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        """Forward a unary call."""
-        md = await self.admit(context, request)
+    async def unary_reply(
+        self, request: bytes | AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """Forward a unary or client-streaming call."""
+        md = await self.admit(context, request if isinstance(request, bytes) else None)
         call = self.call(request, timeout=self.timeout(context), metadata=md)
         try:
             reply: bytes = await call
@@ -130,31 +128,12 @@ class _Forwarder:
         await self.relay_trailing(call, context)
         return reply
 
-    async def unary_stream(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        """Forward a server-streaming call."""
-        md = await self.admit(context, request)
-        call = self.call(request, timeout=self.timeout(context), metadata=md)
-        async for item in self._relay_stream(call, context):
-            yield item
-
-    async def stream_unary(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
-        """Forward a client-streaming call."""
-        md = await self.admit(context, None)
-        call = self.call(requests, timeout=self.timeout(context), metadata=md)
-        try:
-            reply: bytes = await call
-        except grpc.aio.AioRpcError as e:
-            await self.abort(context, e)
-        await self.relay_initial(call, context)
-        await self.relay_trailing(call, context)
-        return reply
-
-    async def stream_stream(
-        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    async def stream_reply(
+        self, request: bytes | AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
-        """Forward a bidirectional call."""
-        md = await self.admit(context, None)
-        call = self.call(requests, timeout=self.timeout(context), metadata=md)
+        """Forward a server-streaming or bidirectional call."""
+        md = await self.admit(context, request if isinstance(request, bytes) else None)
+        call = self.call(request, timeout=self.timeout(context), metadata=md)
         async for item in self._relay_stream(call, context):
             yield item
 
@@ -171,11 +150,11 @@ class _Forwarder:
         """The method handler, with bytes in and bytes out."""
         if method.client_streaming:
             if method.server_streaming:
-                return grpc.stream_stream_rpc_method_handler(self.stream_stream)
-            return grpc.stream_unary_rpc_method_handler(self.stream_unary)
+                return grpc.stream_stream_rpc_method_handler(self.stream_reply)
+            return grpc.stream_unary_rpc_method_handler(self.unary_reply)
         if method.server_streaming:
-            return grpc.unary_stream_rpc_method_handler(self.unary_stream)
-        return grpc.unary_unary_rpc_method_handler(self.unary_unary)
+            return grpc.unary_stream_rpc_method_handler(self.stream_reply)
+        return grpc.unary_unary_rpc_method_handler(self.unary_reply)
 
 
 async def abort_with(context: grpc.aio.ServicerContext, e: errors.GatewayError) -> NoReturn:

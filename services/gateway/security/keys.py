@@ -9,7 +9,6 @@ Environment (LABS_API_KEYS): "name:role:key,name:role:key" — hashed at load, t
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import tomllib
 from dataclasses import dataclass
@@ -37,12 +36,12 @@ def hash_key(key: str) -> str:
 
 
 class KeyStore:
-    """Hash -> principal. Looking a key up hashes it once and compares in constant time."""
+    """Hash -> principal. Looking a key up hashes it once; the SHA-256 digest lookup is the check."""
 
     __slots__ = ("_by_hash",)
 
     def __init__(self, entries: dict[str, Principal] | None = None) -> None:
-        self._by_hash: dict[str, tuple[str, Principal]] = {h: (h, p) for h, p in (entries or {}).items()}
+        self._by_hash: dict[str, Principal] = dict(entries or {})
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -59,15 +58,11 @@ class KeyStore:
             raise KeyConfigError(f"api key {name!r}{at}: sha256 must be 64 hex digits")
         if digest in self._by_hash:
             raise KeyConfigError(f"api key {name!r}{at}: the same key is configured twice")
-        self._by_hash[digest] = (digest, Principal(name, role))
+        self._by_hash[digest] = Principal(name, role)
 
     def lookup(self, key: str) -> Principal | None:
         """The principal of a presented key, or None."""
-        digest = hash_key(key)
-        found = self._by_hash.get(digest)
-        if found is None or not hmac.compare_digest(found[0], digest):
-            return None
-        return found[1]
+        return self._by_hash.get(hash_key(key))
 
     @classmethod
     def from_env_value(cls, value: str, store: KeyStore | None = None) -> KeyStore:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +100,3 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy:
             raise ValueError(f"{method.full_name}: permission_rules field {r.field!r} is not a string field")
         rules.append(ContentRule(r.field, frozenset(v.upper() for v in r.values), r.permission))
     return MethodPolicy(method.full_name, perm, tuple(rules))
-
-
-def policies(methods: Iterable[MethodDescriptor]) -> dict[str, MethodPolicy]:
-    """Full method name -> policy."""
-    return {m.full_name: policy_of(m) for m in methods}

@@ -12,6 +12,8 @@ from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from labs_core import grpcutil
+
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 ERROR_DOMAIN = "gateway.labs"
 
@@ -121,13 +123,6 @@ class GatewayError(Exception):
         return status_json(self.to_status())
 
 
-def bad_request(field: str, reason: str) -> error_details_pb2.BadRequest:
-    """A google.rpc.BadRequest naming one field."""
-    return error_details_pb2.BadRequest(
-        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=reason)]
-    )
-
-
 def error_info(reason: str, **metadata: str) -> error_details_pb2.ErrorInfo:
     """A google.rpc.ErrorInfo in the gateway's domain."""
     return error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
@@ -156,13 +151,13 @@ def invalid_field(field: str, reason: str) -> GatewayError:
     return GatewayError(
         grpc.StatusCode.INVALID_ARGUMENT,
         f"invalid value for {field}: {reason}",
-        details=[bad_request(field, reason)],
+        details=[grpcutil.bad_request(field, reason)],
     )
 
 
 def invalid_body(reason: str, field: str = "") -> GatewayError:
     """A request body that is not valid JSON, or not valid for the request message."""
-    details = [bad_request(field, reason)] if field else []
+    details = [grpcutil.bad_request(field, reason)] if field else []
     return GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request body: {reason}", details=details)
 
 
@@ -181,7 +176,7 @@ def invalid_header(name: str, reason: str) -> GatewayError:
     return GatewayError(
         grpc.StatusCode.INVALID_ARGUMENT,
         f"invalid header {name}: {reason}",
-        details=[bad_request(name, reason)],
+        details=[grpcutil.bad_request(name, reason)],
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
@@ -13,11 +12,6 @@ from services.gateway.transcoding.fastjson import Printer
 from services.gateway.transcoding.path_template import TemplateError
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def to_dict(msg: Message) -> dict[str, Any]:
-    """A message as its proto3 JSON object, printing fields without presence (`"status": "QUEUED"`)."""
-    return json_format.MessageToDict(msg, always_print_fields_with_no_presence=True)
 
 
 _FLOATING = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}

@@ -14,6 +14,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from labs.api.v1 import routing_pb2
 
+from labs_core import grpcutil
 from services.gateway.transcoding import errors
 
 _RULES: Any = routing_pb2.rules
@@ -117,13 +118,6 @@ class Validator:
         """Whether the type has any rule."""
         return self._check is not None
 
-    def violations(self, msg: Message) -> list[Violation]:
-        """(field path, description) of every rule the message breaks."""
-        out: list[Violation] = []
-        if self._check is not None:
-            self._check(msg, "", out)
-        return out
-
     def validate(self, msg: Message) -> None:
         """Raise a GatewayError naming every violated field."""
         if self._check is None:
@@ -137,12 +131,7 @@ class Validator:
 def invalid_request(violations: list[Violation]) -> errors.GatewayError:
     """INVALID_ARGUMENT with a google.rpc.BadRequest listing each violation."""
     import grpc
-    from google.rpc import error_details_pb2
 
-    br = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in violations
-        ]
-    )
+    br = grpcutil.bad_request("", "", violations)
     summary = "; ".join(f"{f} {d}" for f, d in violations)
     return errors.GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request: {summary}", details=[br])
