@@ -71,7 +71,7 @@ class MetricsApp:
             await self.eventlog.ensure_stream()
             await migrate_schema(s.database_url, s.metrics_schema)
             self.pool = await asyncpg.create_pool(s.database_url, min_size=1, max_size=s.metrics_db_pool_size)
-            projection = ExecutionMetrics(s.subject_prefix, lock_scope=s.metrics_schema)
+            (projection,) = projections(s.subject_prefix, s.metrics_schema)
             self.projector = Projector(
                 self.eventlog,
                 s.database_url,

@@ -11,13 +11,12 @@ from labs.events.v1 import llm_pb2
 from labs_core.errors import EventLogUnavailable
 from labs_core.eventlog import EventLog, new_event
 from labs_core.tracing import current_traceparent
-from services.llm.domain.model import CallRecord
+from services.llm.domain.model import CallRecord, clamp_u32
 
 log = logging.getLogger(__name__)
 
 AGGREGATE = "llmcall"
 ACTOR = "llm"
-_UINT32_MAX = 2**32 - 1
 
 
 class CallRecorder(Protocol):
@@ -82,11 +81,11 @@ def to_event(call: CallRecord) -> llm_pb2.ModelCallRecorded:
         provider=call.provider,
         model=call.model,
         requested_model=call.requested_model,
-        input_tokens=_u32(call.usage.input_tokens),
-        output_tokens=_u32(call.usage.output_tokens),
+        input_tokens=clamp_u32(call.usage.input_tokens),
+        output_tokens=clamp_u32(call.usage.output_tokens),
         estimated=call.usage.estimated,
         cost_usd=call.cost_usd,
-        latency_us=_u32(call.latency_us),
+        latency_us=clamp_u32(call.latency_us),
         outcome=call.outcome,
         error=call.error,
         fallbacks=list(call.fallbacks),
@@ -95,7 +94,3 @@ def to_event(call: CallRecord) -> llm_pb2.ModelCallRecorded:
         tool_calls=call.tool_calls,
         attempts=call.attempts,
     )
-
-
-def _u32(n: int) -> int:
-    return max(0, min(n, _UINT32_MAX))

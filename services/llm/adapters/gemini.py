@@ -182,7 +182,7 @@ class GeminiProvider:
             output = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
             usage = Usage(meta.prompt_token_count, output)
         else:
-            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+            usage = tokens.estimate_usage(request, text)
         return Completion(text, usage, finish, calls)
 
     async def aclose(self) -> None:

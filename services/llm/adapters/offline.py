@@ -110,7 +110,7 @@ def answer(request: GenerateRequest) -> Completion:
     limit = request.max_output_tokens
     if request.json_schema is not None and request.json_schema.get("type", "object") == "object":
         text = _dumps(_schema_answer(request.json_schema, request.last_user_text()))
-        usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+        usage = tokens.estimate_usage(request, text)
         return Completion(text, usage, STOP)
     if request.json_mode:
         text, cut = _json_answer(digest, limit)
@@ -118,7 +118,7 @@ def answer(request: GenerateRequest) -> Completion:
         text, cut = _text_answer(digest, limit)
         text, stopped = _apply_stop(text, request.stop)
         cut = cut and not stopped
-    usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+    usage = tokens.estimate_usage(request, text)
     return Completion(text, usage, LENGTH if cut else STOP)
 
 

@@ -115,7 +115,7 @@ class OpenAIProvider:
         text = "".join(pieces)
         tool_calls = tuple(tool_call(i, n, a) for i, n, a in (calls[k] for k in sorted(calls)))
         if usage is None:
-            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+            usage = tokens.estimate_usage(request, text)
         yield Completion(
             normalise_json_text(text) if _json(request) else text,
             usage,
@@ -158,7 +158,7 @@ class OpenAIProvider:
             usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens)
         else:
             # Some compatible servers send no usage.
-            usage = Usage(tokens.estimate_tokens(*request.all_text()), tokens.estimate_tokens(text), True)
+            usage = tokens.estimate_usage(request, text)
         return Completion(text, usage, finish, calls)
 
     async def aclose(self) -> None:

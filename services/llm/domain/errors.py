@@ -45,7 +45,7 @@ class ProviderError(LlmError):
         self.retry_after_s = retry_after_s
 
 
-class AllProvidersFailed(LlmError):
+class AllProvidersFailed(LlmError, errors.Unavailable):
     """No provider in the chain could answer (maps to UNAVAILABLE listing every reason)."""
 
     def __init__(self, failures: tuple[str, ...], retry_after_s: float | None = None) -> None:
@@ -71,5 +71,5 @@ class ExtractionFailed(LlmError, errors.FailedPrecondition):
         self.fallbacks = fallbacks
 
 
-class StreamInterrupted(LlmError):
+class StreamInterrupted(LlmError, errors.Unavailable):
     """The provider failed after the first piece was sent: no fallback is possible (UNAVAILABLE)."""

@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 
 from services.llm.domain.model import ASSISTANT, USER, GenerateRequest, Message
+from services.llm.domain.validation import validator as compiled_validator
 
 REPAIR_PROMPT = (
     "Your answer is not valid against the required JSON Schema: {error}. "
@@ -19,8 +20,7 @@ def schema_error(schema: dict[str, Any], has_json: bool, value: Any) -> str | No
     """Why the answer does not satisfy `schema` (the first error, with its path), or None."""
     if not has_json:
         return "the answer holds no JSON value"
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    error = jsonschema.exceptions.best_match(compiled_validator(schema).iter_errors(value))
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)

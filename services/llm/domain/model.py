@@ -207,3 +207,11 @@ class CallRecord:
     finish_reason: str = ""
     tool_calls: int = 0
     attempts: int = 1
+
+
+UINT32_MAX = 2**32 - 1
+
+
+def clamp_u32(n: int) -> int:
+    """`n` clamped into a protobuf uint32 (token counts and latencies on the wire)."""
+    return max(0, min(n, UINT32_MAX))

@@ -9,6 +9,12 @@ reported with `estimated=true`. It is deterministic and costs one regex scan.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+from services.llm.domain.model import Usage
+
+if TYPE_CHECKING:
+    from services.llm.domain.model import GenerateRequest
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -16,6 +22,11 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 def estimate_tokens(*texts: str) -> int:
     """The estimated token count of the given texts together."""
     return sum(len(TOKEN.findall(t)) for t in texts if t)
+
+
+def estimate_usage(request: GenerateRequest, output: str) -> Usage:
+    """The local estimate of a call's usage: `request`'s text in, `output` out (`estimated=true`)."""
+    return Usage(estimate_tokens(*request.all_text()), estimate_tokens(output), True)
 
 
 def truncate_to_tokens(text: str, limit: int) -> tuple[str, bool]:

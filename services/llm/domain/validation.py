@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from typing import Any
 
 import jsonschema
+from jsonschema.protocols import Validator
 
 from services.llm.domain.errors import BadRequest
 from services.llm.domain.model import ASSISTANT, ROLES, TOOL, TOOL_CHOICES, USER, GenerateRequest
@@ -15,6 +19,46 @@ MAX_STOP_SEQUENCES = 4
 # The intersection of what OpenAI and Gemini accept as a function name.
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_TOOLS = 128
+# Distinct schemas whose compiled validator is kept (the tools and schemas of recent requests).
+SCHEMA_CACHE_SIZE = 256
+
+
+def _key(schema: dict[str, Any]) -> str | None:
+    """The schema's JSON text, key order kept (None when it is not plain JSON)."""
+    try:
+        return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
+def _compiled(key: str) -> Validator:
+    schema = json.loads(key)
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
+def _checked(key: str) -> None:
+    # A SchemaError is not cached: an invalid schema is checked (and refused) every time.
+    schema = json.loads(key)
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+
+
+def validator(schema: dict[str, Any]) -> Validator:
+    """A validator for `schema`, compiled once per distinct schema text and reused."""
+    key = _key(schema)
+    if key is None:
+        return jsonschema.validators.validator_for(schema)(schema)
+    return _compiled(key)
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise jsonschema.SchemaError when `schema` is not a valid schema (a valid one is checked once)."""
+    key = _key(schema)
+    if key is None:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    else:
+        _checked(key)
 
 
 def validate(request: GenerateRequest) -> None:
@@ -29,7 +73,7 @@ def validate(request: GenerateRequest) -> None:
     _validate_tools(request)
     if request.json_schema is not None:
         try:
-            jsonschema.validators.validator_for(request.json_schema).check_schema(request.json_schema)
+            check_schema(request.json_schema)
         except jsonschema.SchemaError as e:
             raise BadRequest("json_schema", f"not a valid JSON Schema: {e.message}") from e
         if request.tools:
@@ -81,6 +125,6 @@ def _validate_tools(request: GenerateRequest) -> None:
         if t.parameters.get("type", "object") != "object":
             raise BadRequest(f"tools[{i}].parameters", "must be an object schema")
         try:
-            jsonschema.validators.validator_for(t.parameters).check_schema(t.parameters)
+            check_schema(t.parameters)
         except jsonschema.SchemaError as e:
             raise BadRequest(f"tools[{i}].parameters", f"not a valid JSON Schema: {e.message}") from e

@@ -10,7 +10,7 @@ from google.rpc import error_details_pb2
 from labs.llm.v1 import llm_service_pb2 as pb
 from labs.llm.v1 import llm_service_pb2_grpc
 
-from labs_core.grpcutil import abort_with, domain_errors
+from labs_core.grpcutil import abort_with, domain_errors, status_code_for
 from services.llm.domain.errors import AllProvidersFailed, StreamInterrupted
 from services.llm.entrypoints import mapper
 from services.llm.handlers.proxy import ModelProxy
@@ -33,10 +33,11 @@ class LlmServicer(llm_service_pb2_grpc.LlmServiceServicer):
             generation = await self._proxy.generate(
                 mapper.generate_request(request), budget_s=context.time_remaining()
             )
-            return mapper.generate_response(generation)
         except AllProvidersFailed as e:
-            await abort_with(context, grpc.StatusCode.UNAVAILABLE, str(e), _unavailable_details(e))
+            # The shared mapping gives the code; only the typed details are added here.
+            await abort_with(context, status_code_for(e), str(e), _unavailable_details(e))
             raise  # abort_with raises; this line only satisfies the type checker
+        return mapper.generate_response(generation)
 
     @domain_errors
     async def GenerateStream(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> None:
@@ -52,9 +53,9 @@ class LlmServicer(llm_service_pb2_grpc.LlmServiceServicer):
                     else:
                         await context.write(pb.GenerateStreamResponse(done=mapper.generate_response(item)))
         except AllProvidersFailed as e:
-            await abort_with(context, grpc.StatusCode.UNAVAILABLE, str(e), _unavailable_details(e))
+            await abort_with(context, status_code_for(e), str(e), _unavailable_details(e))
         except StreamInterrupted as e:
-            await abort_with(context, grpc.StatusCode.UNAVAILABLE, f"the model's stream broke off: {e}", [])
+            await abort_with(context, status_code_for(e), f"the model's stream broke off: {e}", [])
 
     @domain_errors
     async def ListModels(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf import struct_pb2
 from labs.llm.v1 import llm_service_pb2 as pb
 
-from labs_core.structs import dict_to_struct, struct_to_dict
+from labs_core.structs import dict_to_struct, py_to_value, struct_to_dict
 from services.llm.domain.model import (
     AUTO,
     GenerateRequest,
@@ -16,9 +13,8 @@ from services.llm.domain.model import (
     ModelStatus,
     Tool,
     ToolCall,
+    clamp_u32,
 )
-
-_UINT32_MAX = 2**32 - 1
 
 
 def generate_request(req: pb.GenerateRequest) -> GenerateRequest:
@@ -66,28 +62,20 @@ def generate_response(g: Generation) -> pb.GenerateResponse:
         provider=g.provider,
         model=g.model,
         usage=pb.Usage(
-            input_tokens=_u32(g.usage.input_tokens),
-            output_tokens=_u32(g.usage.output_tokens),
+            input_tokens=clamp_u32(g.usage.input_tokens),
+            output_tokens=clamp_u32(g.usage.output_tokens),
             estimated=g.usage.estimated,
         ),
         cost_usd=g.cost_usd,
         fallbacks=list(g.fallbacks),
         finish_reason=g.finish_reason,
-        latency_us=_u32(g.latency_us),
+        latency_us=clamp_u32(g.latency_us),
         tool_calls=[
             pb.ToolCall(id=c.id, name=c.name, arguments=dict_to_struct(c.arguments)) for c in g.tool_calls
         ],
-        json=_value(g.json) if g.has_json else None,
+        json=py_to_value(g.json) if g.has_json else None,
         call_id=g.call_id,
     )
-
-
-def _value(v: Any) -> struct_pb2.Value:
-    out = struct_pb2.Value()
-    struct = struct_pb2.Struct()
-    struct.update({"v": v})
-    out.CopyFrom(struct.fields["v"])
-    return out
 
 
 def list_models_response(models: list[ModelStatus], default_model: str) -> pb.ListModelsResponse:
@@ -105,7 +93,3 @@ def list_models_response(models: list[ModelStatus], default_model: str) -> pb.Li
         ],
         default_model=default_model,
     )
-
-
-def _u32(n: int) -> int:
-    return max(0, min(n, _UINT32_MAX))

@@ -272,12 +272,7 @@ class ModelProxy:
 
     def _estimate(self, call: _Call) -> Usage:
         """Usage of a call cut short: what was spent, plus the local estimate of this attempt."""
-        estimate = Usage(
-            tokens.estimate_tokens(*call.request.all_text()),
-            tokens.estimate_tokens("".join(call.pieces)),
-            True,
-        )
-        return _add(call.spent, estimate)
+        return _add(call.spent, tokens.estimate_usage(call.request, "".join(call.pieces)))
 
     def _record(
         self,

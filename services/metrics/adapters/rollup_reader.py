@@ -6,15 +6,15 @@ from typing import Any
 
 import asyncpg
 
-from labs_core.errors import LabsError
+from labs_core.errors import Unavailable
 from labs_core.migrations import check_schema_name
 from services.metrics.domain.periods import Period, Window
 from services.metrics.domain.report import ErrorRow, HistogramRow, MetricRow, RollupRows, SeriesRow, ToolRow
 from services.metrics.domain.rollups import AgentCell
 
 
-class MetricsStoreUnavailable(LabsError):
-    """The metrics database could not answer."""
+class MetricsStoreUnavailable(Unavailable):
+    """The metrics database could not answer (maps to UNAVAILABLE)."""
 
 
 # $1 grain, $2 window start (also the series origin), $3 window end, $4 agent type ('' = all),
@@ -65,6 +65,12 @@ class RollupReader:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = f'"{check_schema_name(schema)}"'
+        # The schema is fixed for the reader's life: format the queries once.
+        self._series = _SERIES.format(schema=self.schema)
+        self._histogram = _HISTOGRAM.format(schema=self.schema)
+        self._errors = _ERRORS.format(schema=self.schema)
+        self._tools = _TOOLS.format(schema=self.schema)
+        self._metrics = _METRICS.format(schema=self.schema)
 
     async def read(self, period: Period, window: Window, agent_type: str, *, timeout: float) -> RollupRows:
         """The window's rollups in one consistent snapshot."""
@@ -75,13 +81,11 @@ class RollupReader:
                 self.pool.acquire(timeout=timeout) as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
-                series = await conn.fetch(_SERIES.format(schema=self.schema), *series_args, timeout=timeout)
-                histogram = await conn.fetch(
-                    _HISTOGRAM.format(schema=self.schema), *series_args, timeout=timeout
-                )
-                errors = await conn.fetch(_ERRORS.format(schema=self.schema), *args, timeout=timeout)
-                tools = await conn.fetch(_TOOLS.format(schema=self.schema), *args, timeout=timeout)
-                metrics = await conn.fetch(_METRICS.format(schema=self.schema), *args, timeout=timeout)
+                series = await conn.fetch(self._series, *series_args, timeout=timeout)
+                histogram = await conn.fetch(self._histogram, *series_args, timeout=timeout)
+                errors = await conn.fetch(self._errors, *args, timeout=timeout)
+                tools = await conn.fetch(self._tools, *args, timeout=timeout)
+                metrics = await conn.fetch(self._metrics, *args, timeout=timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             raise MetricsStoreUnavailable(f"metrics store did not answer: {e!r}") from e
         return RollupRows(

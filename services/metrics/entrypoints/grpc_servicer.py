@@ -7,7 +7,7 @@ import logging
 import grpc
 from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
 
-from labs_core.grpcutil import abort_with, domain_errors, time_left
+from labs_core.grpcutil import domain_errors, time_left
 from services.metrics.adapters.rollup_reader import MetricsStoreUnavailable
 from services.metrics.handlers.queries import GetMetrics
 from services.metrics.mapper import to_response
@@ -27,13 +27,15 @@ class MetricsServicer(agent_service_pb2_grpc.AgentServiceServicer):
     async def GetMetrics(
         self, request: agent_service_pb2.GetMetricsRequest, context: grpc.aio.ServicerContext
     ) -> agent_service_pb2.GetMetricsResponse:
-        """Figures per agent type and in total for a period, from the rollups."""
+        """Figures per agent type and in total for a period, from the rollups.
+
+        A store that cannot answer is UNAVAILABLE, through the shared mapping of `domain_errors`.
+        """
         try:
             report = await self.get_metrics(
                 request.period, request.agent_type, timeout=time_left(context, 10.0)
             )
         except MetricsStoreUnavailable as e:
             log.warning("GetMetrics: %s", e)
-            await abort_with(context, grpc.StatusCode.UNAVAILABLE, str(e))  # raises
             raise
         return to_response(report)
