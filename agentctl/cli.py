@@ -27,8 +27,9 @@ from labs.agents.v1 import agent_service_pb2 as pb
 from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 
 from agentctl.output import Spinner, fmt_ms, print_json, table, to_obj
+from labs_core.settings import DEFAULT_PORTS
 
-DEFAULT_ADDR = "127.0.0.1:50050"
+DEFAULT_ADDR = f"127.0.0.1:{DEFAULT_PORTS['gateway']}"
 TERMINAL = {pb.COMPLETED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT, pb.BUDGET_EXCEEDED}
 EXIT_BY_CODE = {
     grpc.StatusCode.UNAUTHENTICATED: 3,

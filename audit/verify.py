@@ -21,7 +21,7 @@ from audit.scan import scan
 from audit.settings import AuditSettings
 from labs_core.eventlog import EventLog
 from labs_core.migrations import check_schema_name, migrate
-from labs_core.projector import Projection, Projector, RowDifference
+from labs_core.projector import Projection, Projector, RowDifference, diff_on, read_checkpoint
 
 #: The services whose read models are audited, by the module exposing `projections(prefix, schema)`.
 SERVICES: dict[str, str] = {
@@ -63,13 +63,6 @@ def service_projections(settings: AuditSettings) -> list[tuple[str, str, Project
     return out
 
 
-async def _checkpoint(conn: asyncpg.Connection, schema: str, name: str) -> int:
-    v = await conn.fetchval(
-        f'SELECT last_sequence FROM "{schema}".projection_checkpoints WHERE projection = $1', name
-    )
-    return int(v or 0)
-
-
 async def advance(eventlog: EventLog, conn: asyncpg.Connection, projector: Projector, target: int) -> int:
     """Apply the projection's events after its checkpoint up to `target`; returns events applied."""
     applied = 0
@@ -85,16 +78,7 @@ async def diff_tables(
     conn: asyncpg.Connection, projection: Projection, live: str, scratch: str, *, limit: int = 1000
 ) -> list[RowDifference]:
     """Rows only in one of the two copies of each of the projection's tables (EXCEPT ALL both ways)."""
-    out: list[RowDifference] = []
-    for table, keys in projection.tables.items():
-        order = ", ".join(f'"{k}"' for k in keys)
-        for side, a, b in (("live only", live, scratch), ("rebuilt only", scratch, live)):
-            rows = await conn.fetch(
-                f'SELECT * FROM (SELECT * FROM "{a}"."{table}" EXCEPT ALL SELECT * FROM "{b}"."{table}") d '
-                f"ORDER BY {order} LIMIT {int(limit)}"
-            )
-            out.extend(RowDifference(table, side, dict(r)) for r in rows)
-    return out
+    return await diff_on(conn, projection, live, scratch, limit=limit)
 
 
 async def verify_projection(
@@ -124,10 +108,10 @@ async def verify_projection(
         await migrate(conn, scratch, projection.migrations)
         projector = Projector(eventlog, database_url, scratch, projection)
         for _ in range(tries):
-            target = await _checkpoint(conn, live_schema, projection.name)
+            target = await read_checkpoint(conn, live_schema, projection.name)
             report.replayed += await advance(eventlog, conn, projector, target)
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                live_cp = await _checkpoint(conn, live_schema, projection.name)
+                live_cp = await read_checkpoint(conn, live_schema, projection.name)
                 if live_cp == projector.checkpoint:
                     report.checkpoint = live_cp
                     report.differences = await diff_tables(conn, projection, live_schema, scratch)

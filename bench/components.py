@@ -14,13 +14,9 @@ from google.protobuf import struct_pb2
 from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
-from bench.measure import closed_loop, percentiles
+from bench.measure import closed_loop, percentiles, to_ms
 from labs_core.eventlog import EventLog
 from labs_core.eventlog.codec import subject_for
-
-
-def _ms(p: dict[str, float]) -> dict[str, float]:
-    return {k: (v if k == "n" else round(v * 1000, 3)) for k, v in p.items()}
 
 
 async def tool_invocations(
@@ -52,9 +48,9 @@ async def tool_invocations(
         "invocations_per_s": done / dt,
         "concurrency": concurrency,
         "calls": done,
-        "latency_ms": _ms(percentiles(lat)),
-        "in_tool_ms": _ms(percentiles(inside)),
-        "outside_tool_ms (registry + gRPC + validation)": _ms(percentiles(over)),
+        "latency_ms": to_ms(percentiles(lat)),
+        "in_tool_ms": to_ms(percentiles(inside)),
+        "outside_tool_ms (registry + gRPC + validation)": to_ms(percentiles(over)),
     }
 
 
@@ -171,7 +167,7 @@ async def gateway_overhead(
                 await f()
                 lat[k].append(time.perf_counter() - t)
         for k, v in lat.items():
-            out[f"{k}_ms"] = _ms(percentiles(v))
+            out[f"{k}_ms"] = to_ms(percentiles(v))
         base = out["grpc_direct_runtime_ms"]["p50"]
         out["added_p50_ms_http"] = round(out["http_via_gateway_ms"]["p50"] - base, 3)
         out["added_p50_ms_grpc"] = round(out["grpc_via_gateway_ms"]["p50"] - base, 3)
@@ -267,7 +263,7 @@ async def metrics_query(
                     t = time.perf_counter()
                     await stub.GetMetrics(agent_service_pb2.GetMetricsRequest(period=period), timeout=30)
                     lat.append(time.perf_counter() - t)
-                out[f"get_metrics_{period}_ms"] = _ms(percentiles(lat))
+                out[f"get_metrics_{period}_ms"] = to_ms(percentiles(lat))
         return out
     finally:
         await conn.close()

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import struct_pb2
 from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
 
-from bench.measure import CpuSnapshot, open_loop, percentiles
+from bench.measure import CpuSnapshot, open_loop, percentiles, to_ms
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED", "BUDGET_EXCEEDED")
 TASK = {"type": "MARKET", "action": "analyze_market", "input": {"category": "electronics"}}
@@ -215,9 +215,9 @@ async def run_e2e(
         "offer_s": round(offer_s, 3),
         "elapsed_s": round(elapsed, 3),
         "executions_per_s": len(completed) / elapsed,
-        "submit_reply_ms": _ms(percentiles([s.reply_s for s in tracker.seen.values()])),
-        "submit_to_visible_ms": _ms(percentiles([s.visible_s for s in done if s.visible_s is not None])),
-        "projection_lag_ms": _ms(percentiles([s.lag_s for s in done if s.lag_s is not None])),
+        "submit_reply_ms": to_ms(percentiles([s.reply_s for s in tracker.seen.values()])),
+        "submit_to_visible_ms": to_ms(percentiles([s.visible_s for s in done if s.visible_s is not None])),
+        "projection_lag_ms": to_ms(percentiles([s.lag_s for s in done if s.lag_s is not None])),
         "cpu_s_by_process": {k: round(v, 3) for k, v in sorted(cpu.items())},
         "cpu_ms_per_execution": 1000 * sum(cpu.values()) / per,
         "stream_bytes_per_execution": (sb1 - sb0) / per,
@@ -229,10 +229,6 @@ async def run_e2e(
         "bench_poll_pg_cpu_s_excluded": round(tracker_cpu, 3),
         "wall_started": t0,
     }
-
-
-def _ms(p: dict[str, float]) -> dict[str, float]:
-    return {k: (v if k == "n" else round(v * 1000, 3)) for k, v in p.items()}
 
 
 async def runtime_overhead(runtime_addr: str, pool: asyncpg.Pool, sample: int = 100) -> dict[str, Any]:
@@ -258,6 +254,6 @@ async def runtime_overhead(runtime_addr: str, pool: asyncpg.Pool, sample: int = 
             phases.setdefault("duration_ms", []).append(ex.duration_ms)
     return {
         "label": "issue 3: runtime overhead per execution = duration - time in tool and model calls",
-        "overhead_ms": _ms(percentiles(over)),
+        "overhead_ms": to_ms(percentiles(over)),
         "phase_means_ms": {k: round(sum(v) / len(v), 3) for k, v in phases.items() if v},
     }

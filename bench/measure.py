@@ -23,6 +23,11 @@ def percentiles(values: Sequence[float], ps: Iterable[float] = (50, 95, 99)) -> 
     return out
 
 
+def to_ms(p: dict[str, float]) -> dict[str, float]:
+    """Percentiles in seconds as milliseconds (the count `n` unchanged)."""
+    return {k: (v if k == "n" else round(v * 1000, 3)) for k, v in p.items()}
+
+
 def _children() -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):

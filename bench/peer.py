@@ -15,17 +15,12 @@ from typing import Any
 
 from bench.measure import CpuSnapshot, memory_mb, percentiles
 from deploy.local.config import ROOT
+from deploy.local.procs import stop_children
 from deploy.local.servers import free_port, wait_port
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, sig)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    stop_children([proc], 20, sig)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.config import ROOT
+from deploy.local.procs import stop_children
 from deploy.local.testing import Launched, launch
 
 #: Provider keys are dropped so that the offline provider answers (instantly, labelled offline).
@@ -50,13 +50,6 @@ class Stack:
         return self.run.pids()
 
 
-def _value(lines: list[str], label: str) -> str:
-    for line in lines:
-        if line.strip().startswith(label):
-            return line.split()[-1]
-    raise RuntimeError(f"the launcher did not print {label!r}")
-
-
 @contextmanager
 def started(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
     """The whole stack via the launcher; stopped (by the launcher, by PID) at the end."""
@@ -71,9 +64,7 @@ def started(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[St
         **(env or {}),
     }
     with launch(data_dir, bench_env, ready_timeout=300) as run:
-        # The ready banner is followed by the addresses: read them all.
-        run.read_until("  logs", 10)
-        yield Stack(run, _value(run.seen, "NATS"), _value(run.seen, "PostgreSQL"), key)
+        yield Stack(run, run.nats_url, run.database_url, key)
 
 
 @contextmanager
@@ -99,11 +90,5 @@ def extra_worker(stack: Stack, data_dir: Path) -> Iterator[int]:
             raise RuntimeError(f"the extra worker exited with {proc.returncode}: see {log.name}")
         yield proc.pid
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_children([proc], 15)
         log.close()

@@ -95,7 +95,7 @@ class StackConfig:
 
     def grpc_port(self, service: str) -> int:
         """The port of a service's gRPC address."""
-        return int(self.addrs[service].rsplit(":", 1)[1])
+        return CommonSettings.model_construct().port_of(self.addrs[service])
 
     def server_ports(self) -> list[PortUse]:
         """Ports of the servers the launcher will start itself."""

@@ -97,12 +97,15 @@ def terminate(pid: int, grace_s: float, sig: signal.Signals = signal.SIGTERM) ->
             os.kill(pid, signal.SIGKILL)
 
 
-def stop_children(procs: Iterable[subprocess.Popen[bytes]], grace_s: float) -> None:
-    """SIGTERM our children all at once, wait up to `grace_s`, SIGKILL those still running."""
+def stop_children(
+    procs: Iterable[subprocess.Popen[bytes]], grace_s: float, sig: int = signal.SIGTERM
+) -> None:
+    """Signal our children (SIGTERM unless told) all at once, wait up to `grace_s`, SIGKILL those
+    still running."""
     running = [p for p in procs if p.poll() is None]
     for p in running:
         with contextlib.suppress(ProcessLookupError):
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(sig)
     deadline = time.monotonic() + grace_s
     for p in running:
         try:

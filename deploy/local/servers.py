@@ -6,7 +6,6 @@ data in a folder given by the caller and is stopped by its PID.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import pwd
@@ -18,6 +17,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.local.procs import stop_children
 
 PG_USER = "labs-postgres"  # system user the database runs as when we are root (postgres refuses root)
 
@@ -58,15 +59,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (fast shutdown), then SIGKILL if it lingers. By PID, never by name."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGINT if self.name == "postgres" else signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_children([self.proc], timeout, signal.SIGINT if self.name == "postgres" else signal.SIGTERM)
 
 
 def nats_server_binary() -> str:
@@ -135,6 +128,13 @@ def _make_traversable(path: Path) -> None:
             p.chmod(mode | 0o011)
 
 
+def _open_to_others(install: Path) -> bool:
+    """True if a few telling folders of the PostgreSQL install are already readable and
+    searchable by others (then the whole tree was opened before, or never needed it)."""
+    dirs = [install, *(install / d for d in ("bin", "lib", "share", "share/postgresql"))]
+    return all(d.stat().st_mode & 0o055 == 0o055 for d in dirs if d.is_dir())
+
+
 def start_postgres(
     data_dir: Path,
     port: int = 0,
@@ -156,9 +156,10 @@ def start_postgres(
         shutil.chown(data_dir, user)
         # The binaries sit in the venv, maybe under a private folder (/root, a mkdtemp).
         _make_traversable(bin_dir.parent)
-        for p in bin_dir.parent.rglob("*"):
-            if p.is_dir():
-                p.chmod(p.stat().st_mode | 0o055)
+        if not _open_to_others(bin_dir.parent):
+            for p in bin_dir.parent.rglob("*"):
+                if p.is_dir():
+                    p.chmod(p.stat().st_mode | 0o055)
     if not (pgdata / "PG_VERSION").exists():
         if pgdata.exists():
             shutil.rmtree(pgdata)

@@ -35,6 +35,9 @@ class Launched:
     data_dir: Path
     http_port: int
     addrs: dict[str, str]
+    #: Where its NATS and PostgreSQL are (given in `env`, or the ones it starts on chosen ports).
+    nats_url: str = ""
+    database_url: str = ""
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     seen: list[str] = field(default_factory=list)
     #: The variables given to the launcher on top of the inherited environment.
@@ -99,7 +102,15 @@ def launch(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    run = Launched(proc, data_dir, ports[2], addrs, env=dict(env or {}))
+    run = Launched(
+        proc,
+        data_dir,
+        ports[2],
+        addrs,
+        nats_url=base.get("NATS_URL") or f"nats://127.0.0.1:{ports[0]}",
+        database_url=base.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{ports[1]}/labs",
+        env=dict(env or {}),
+    )
     assert proc.stdout is not None
     threading.Thread(target=_pump, args=(proc.stdout, run.lines), daemon=True).start()
     try:
