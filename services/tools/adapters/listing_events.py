@@ -5,6 +5,7 @@ from __future__ import annotations
 from labs.events.v1 import envelope_pb2, listing_pb2
 
 from labs_core.eventlog import AppendResult, EventLog, StoredEvent, new_event
+from services.tools.adapters.collection_events import AggregateStore
 from services.tools.domain.events import (
     ListingCreated,
     ListingDeleted,
@@ -120,11 +121,12 @@ def from_envelope(event: envelope_pb2.Event) -> ListingEvent | None:
 
 
 class ListingEventStore:
-    """Appends listing events to the log with idempotency and optimistic concurrency."""
+    """Appends listing events to the log with idempotency and optimistic concurrency (an AggregateStore)."""
 
     def __init__(self, eventlog: EventLog, *, actor: str = "tools") -> None:
         self.log = eventlog
         self.actor = actor
+        self._store = AggregateStore(eventlog, AGGREGATE)
 
     @property
     def subjects(self) -> list[str]:
@@ -141,11 +143,11 @@ class ListingEventStore:
     ) -> AppendResult:
         """Append one event; ConcurrencyConflict when the listing moved on since `expected_sequence`."""
         env = to_envelope(event, actor=self.actor, correlation_id=correlation_id)
-        return await self.log.append(env, msg_id=msg_id, expected_sequence=expected_sequence)
+        return await self._store.append(env, msg_id=msg_id, expected_sequence=expected_sequence)
 
     async def history(self, listing_id: str) -> list[StoredEvent]:
         """Every stored event of one listing, in order."""
-        return await self.log.read_aggregate(AGGREGATE, listing_id)
+        return await self._store.history(listing_id)
 
     async def pending(self, from_sequence: int) -> int:
         """How many listing events there are from `from_sequence` on."""

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import grpc
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
+from labs_core import grpcutil
+from labs_core.errors import Unavailable
 from services.tools.domain.errors import ToolsError
 
 
-class ModelUnavailable(ToolsError):
+class ModelUnavailable(ToolsError, Unavailable):
     """The llm service could not answer (UNAVAILABLE; retryable)."""
 
     retryable = True
@@ -34,7 +36,7 @@ class LlmClient:
 
     def __init__(self, addr: str) -> None:
         self.addr = addr
-        self._channel = grpc.aio.insecure_channel(addr)
+        self._channel = grpcutil.channel(addr)
         self._stub = llm_service_pb2_grpc.LlmServiceStub(self._channel)
 
     async def generate(

@@ -11,6 +11,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from labs_core import grpcutil
 from labs_core.eventlog import EventLog
 
 Check = dict[str, Any]
@@ -106,7 +107,7 @@ def grpc_probe(addr: str) -> Callable[[], Awaitable[Check]]:
     """The standard gRPC health check of a whole server ("" service)."""
 
     async def probe() -> Check:
-        async with grpc.aio.insecure_channel(addr) as ch:
+        async with grpcutil.channel(addr) as ch:
             try:
                 r = await health_pb2_grpc.HealthStub(ch).Check(
                     health_pb2.HealthCheckRequest(service=""), timeout=2

@@ -1,10 +1,12 @@
-"""The errors of the tools service; the servicer maps each to one gRPC status code."""
+"""The errors of the tools service; each maps to one gRPC status code (labs_core.grpcutil)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labs_core.errors import InvalidArgument, LabsError, NotFound, PermissionDenied
+import grpc
+
+from labs_core.errors import InvalidArgument, LabsError, NotFound, PermissionDenied, Unavailable
 
 
 class ToolsError(LabsError):
@@ -49,26 +51,30 @@ class ToolNotPermitted(ToolsError, PermissionDenied):
 class ToolBusy(ToolsError):
     """The tool is running as many calls as it may; retry later (RESOURCE_EXHAUSTED)."""
 
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     retryable = True
 
 
 class ToolTimedOut(ToolsError):
     """The tool did not finish within its time limit (DEADLINE_EXCEEDED)."""
 
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
     retryable = True
 
 
 class ToolFailed(ToolsError):
     """The tool broke: it raised an unexpected error or returned an invalid result (INTERNAL)."""
 
+    grpc_code = grpc.StatusCode.INTERNAL
 
-class ReadModelUnavailable(ToolsError):
+
+class ReadModelUnavailable(ToolsError, Unavailable):
     """The read model's database could not be reached or answered with an error (UNAVAILABLE)."""
 
     retryable = True
 
 
-class ProjectionLagging(ToolsError):
+class ProjectionLagging(ToolsError, Unavailable):
     """A write was appended but the read model did not reach it in time (UNAVAILABLE)."""
 
     retryable = True

@@ -2,73 +2,24 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
 import grpc
-from google.protobuf.message import Message
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
-from labs_core.errors import InvalidArgument, LabsError
-from labs_core.grpcutil import abort_with, bad_request, status_code_for
+from labs_core.errors import InvalidArgument
+from labs_core.grpcutil import domain_errors
 from labs_core.structs import dict_to_struct, struct_to_dict
-from services.tools.adapters.llm_client import ModelUnavailable
 from services.tools.domain import errors
 from services.tools.domain.registry import CATEGORIES, Registry, ToolContext
 from services.tools.entrypoints.mapper import notification_to_proto, tool_to_proto
 from services.tools.entrypoints.registration import register_tool
 from services.tools.service_layer.invoker import Invoker
 from services.tools.service_layer.notifications import NotificationService, visible_recipient
-from services.tools.service_layer.remote_tools import RemoteTools, RemoteToolUnavailable
-
-_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (errors.ToolBusy, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (errors.ToolTimedOut, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (errors.ToolFailed, grpc.StatusCode.INTERNAL),
-    (errors.ReadModelUnavailable, grpc.StatusCode.UNAVAILABLE),
-    (errors.ProjectionLagging, grpc.StatusCode.UNAVAILABLE),
-    (RemoteToolUnavailable, grpc.StatusCode.UNAVAILABLE),
-    (ModelUnavailable, grpc.StatusCode.UNAVAILABLE),
-]
-
-R = TypeVar("R")
+from services.tools.service_layer.remote_tools import RemoteTools
 
 # The caller as the gateway states it (clients cannot set these: the gateway drops them).
 ACTOR = "x-labs-actor"
 ROLE = "x-labs-role"
 _CALLER_KEYS = frozenset({ACTOR, ROLE})
-
-
-def code_for(exc: LabsError) -> grpc.StatusCode:
-    """The status code of a domain error: the tools' own first, then the shared mapping."""
-    for cls, code in _CODES:
-        if isinstance(exc, cls):
-            return code
-    return status_code_for(exc)
-
-
-def details_for(exc: LabsError) -> list[Message]:
-    """google.rpc details: a BadRequest naming every failing field."""
-    if isinstance(exc, InvalidArgument):
-        return [bad_request("", "", exc.violations)]
-    return []
-
-
-def tool_errors(
-    fn: Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]],
-) -> Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[R]]:
-    """Decorate a servicer method: domain errors become their status code with typed details."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
-        try:
-            return await fn(self, request, context)
-        except LabsError as e:
-            await abort_with(context, code_for(e), str(e), details_for(e))
-            raise AssertionError("abort returned") from e  # abort always raises
-
-    return wrapper
 
 
 class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
@@ -84,7 +35,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         self.invoker = invoker
         self.notifications = notifications
 
-    @tool_errors
+    @domain_errors
     async def ListTools(
         self, request: tool_service_pb2.ListToolsRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.ListToolsResponse:
@@ -96,7 +47,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
             tool_to_proto(d, resp.tools.add())
         return resp
 
-    @tool_errors
+    @domain_errors
     async def GetTool(
         self, request: tool_service_pb2.GetToolRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.GetToolResponse:
@@ -108,7 +59,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         tool_to_proto(tool.definition, resp.tool)
         return resp
 
-    @tool_errors
+    @domain_errors
     async def InvokeTool(
         self, request: tool_service_pb2.InvokeToolRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.InvokeToolResponse:
@@ -127,7 +78,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         dict_to_struct(out.result, resp.result)
         return resp
 
-    @tool_errors
+    @domain_errors
     async def ListNotifications(
         self, request: tool_service_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.ListNotificationsResponse:
@@ -149,7 +100,7 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
             notification_to_proto(r, resp.notifications.add())
         return resp
 
-    @tool_errors
+    @domain_errors
     async def RegisterTool(
         self, request: tool_service_pb2.RegisterToolRequest, context: grpc.aio.ServicerContext
     ) -> tool_service_pb2.RegisterToolResponse:

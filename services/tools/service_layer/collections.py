@@ -22,6 +22,7 @@ from services.tools.domain.collections import (
     ItemsRemoved,
     Reordered,
     collection_id_for,
+    fold,
     score_order,
 )
 from services.tools.domain.errors import ArgumentsInvalid, FieldViolation, ProjectionLagging
@@ -56,10 +57,7 @@ class CollectionService:
         """The folded collection, its last sequence (0: none) and its events."""
         stored = await self.store.history(collection_id)
         events = [e for e in (collection_event(s.event) for s in stored) if e is not None]
-        c = Collection(collection_id)
-        for ev in events:
-            c.apply(ev)
-        return c, (stored[-1].sequence if stored else 0), events
+        return fold(collection_id, events), (stored[-1].sequence if stored else 0), events
 
     async def _append(self, ev: CollectionEvent, expected: int, key: str, correlation_id: str) -> None:
         env = collection_envelope(ev, actor="tools", correlation_id=correlation_id)

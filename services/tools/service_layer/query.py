@@ -72,9 +72,11 @@ class QueryService:
                 self.pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
-                await conn.execute(f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}")
-                await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
-                await conn.execute(f'SET LOCAL ROLE "{reader_role(self.schema)}"')
+                # One round trip; search_path comes from the pool's server_settings (the schema).
+                await conn.execute(
+                    f"SET LOCAL statement_timeout = {int(self.limits.statement_timeout_ms)}; "
+                    f'SET LOCAL ROLE "{reader_role(self.schema)}"'
+                )
                 stmt = await conn.prepare(checked.sql)
                 columns = [{"name": a.name, "type": a.type.name} for a in stmt.get_attributes()]
                 cursor = await stmt.cursor()

@@ -21,12 +21,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from labs.events.v1 import tool_registry_pb2
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
+from labs_core import grpcutil
 from labs_core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
+    Unavailable,
 )
 from labs_core.eventlog import EventLog, new_event
 from labs_core.ids import derived_id
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 AGGREGATE = "tool"
 
 
-class RemoteToolUnavailable(ToolsError):
+class RemoteToolUnavailable(ToolsError, Unavailable):
     """The endpoint serving a remote tool could not be reached (UNAVAILABLE, retryable)."""
 
     retryable = True
@@ -82,7 +84,7 @@ class RemoteEndpoint:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address)
+        self.channel = grpcutil.channel(address)
         self.tools = tool_service_pb2_grpc.ToolServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
@@ -300,7 +302,6 @@ class RemoteTools:
                 pass  # re-registered or retired by another replica meanwhile: the sync decides
             await self._drop(name)
             retired.append(name)
-        await self.sync()
         return retired
 
     async def run(self) -> None:

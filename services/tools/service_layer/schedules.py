@@ -23,6 +23,7 @@ import asyncpg
 import grpc
 from labs.events.v1 import schedule_pb2
 
+from labs_core import grpcutil
 from labs_core.errors import AlreadyExists, ConcurrencyConflict, NotFound
 from labs_core.eventlog import EventLog, new_event
 from labs_core.ids import derived_id
@@ -373,7 +374,7 @@ class RuntimeSubmitter:
     def __init__(self, address: str, *, actor: str = "scheduler", timeout_s: float = 10.0) -> None:
         from labs.agents.v1 import agent_service_pb2_grpc
 
-        self.channel = grpc.aio.insecure_channel(address)
+        self.channel = grpcutil.channel(address)
         self.stub = agent_service_pb2_grpc.AgentServiceStub(self.channel)
         self.actor = actor
         self.timeout_s = timeout_s
