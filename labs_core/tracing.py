@@ -185,10 +185,11 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
     """A client span per call, sending its `traceparent` as metadata."""
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        md = [(k, v) for k, v in (details.metadata or ()) if k != "traceparent"]
         tp = current_traceparent()
-        if tp:
-            md.append(("traceparent", tp))
+        if not tp:
+            return details  # no span here: a traceparent the caller set passes through as it is
+        md = [(k, v) for k, v in (details.metadata or ()) if k != "traceparent"]
+        md.append(("traceparent", tp))
         return grpc.aio.ClientCallDetails(
             details.method,
             details.timeout,
@@ -199,6 +200,9 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
 
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        if not trace.get_current_span().get_span_context().is_valid:
+            # No span here (e.g. a proxy forwarding a caller's traceparent): add nothing, pass it on.
+            return await continuation(details, request)
         with tracer().start_as_current_span(
             method, kind=trace.SpanKind.CLIENT, attributes={"rpc.method": method}
         ):
