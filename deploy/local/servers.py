@@ -121,6 +121,27 @@ def _run_as() -> str | None:
     return PG_USER
 
 
+# Drops to the user, then becomes the command. Popen(user=...) would do the same in the forked
+# child, but it forces fork() instead of vfork(): in a process where gRPC runs threads (the test
+# suite, the launcher's health checks) gRPC's fork handlers then crash the child (SIGSEGV)
+# before it ever reaches exec. A fresh interpreter started by vfork has no such state.
+_SETUID_EXEC = (
+    "import os, pwd, sys\n"
+    "p = pwd.getpwnam(sys.argv[1])\n"
+    "os.initgroups(p.pw_name, p.pw_gid)\n"
+    "os.setgid(p.pw_gid)\n"
+    "os.setuid(p.pw_uid)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _as_user(user: str | None, cmd: list[str]) -> list[str]:
+    """`cmd`, run as `user` when one is given, without forking this (threaded) process."""
+    if not user:
+        return cmd
+    return [sys.executable, "-I", "-S", "-c", _SETUID_EXEC, user, *cmd]
+
+
 def _make_traversable(path: Path) -> None:
     for p in [path, *path.parents]:
         mode = p.stat().st_mode
@@ -164,18 +185,20 @@ def start_postgres(
         if pgdata.exists():
             shutil.rmtree(pgdata)
         subprocess.run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(pgdata),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-instructions",
-            ],
+            _as_user(
+                user,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
+            ),
             check=True,
-            user=user,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -199,10 +222,9 @@ def start_postgres(
     if user:
         shutil.chown(log_path, user)
     proc = subprocess.Popen(
-        [str(bin_dir / "postgres"), "-D", str(pgdata), *opts],
+        _as_user(user, [str(bin_dir / "postgres"), "-D", str(pgdata), *opts]),
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        user=user,
         start_new_session=True,
     )
     log_file.close()
