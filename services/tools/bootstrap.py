@@ -115,7 +115,14 @@ class ToolsService:
         self._projector_task = asyncio.create_task(self.projector.run(), name="tools-listings-projector")
         store = ListingEventStore(self.eventlog)
         read_model = ListingReadModel(self.pool)
-        self.listings = ListingService(store, read_model, self.projector, read_wait_s=s.read_wait_s)
+        self.listings = ListingService(
+            store,
+            read_model,
+            self.projector,
+            read_wait_s=s.read_wait_s,
+            cache_entries=s.listings_cache_entries,
+            market_stats_max_age_s=s.market_stats_max_age_s,
+        )
         self.registry = build_registry(self.listings)
         self.activity = await start_activity_tools(s, self.eventlog, self.pool, self.registry)
         self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector)

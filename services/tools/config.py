@@ -43,6 +43,10 @@ class Settings(CommonSettings):
     tool_limits: dict[str, ToolLimit] = Field(default_factory=dict)
     #: How long a write waits for its read model to catch up (read-your-writes), in seconds.
     read_wait_s: float = Field(default=5.0, gt=0)
+    #: Listing searches and market figures remembered against the listings projection's checkpoint
+    #: (0: none), and how old a market figure (its window ends "now") may be when given again.
+    listings_cache_entries: int = Field(default=512, ge=0)
+    market_stats_max_age_s: float = Field(default=1.0, ge=0)
     #: Connections of the read-model pool.
     db_pool_size: int = Field(default=10, ge=1)
 

@@ -97,22 +97,28 @@ WHERE category = $1 AND currency = $2 AND created_at >= $3 AND created_at <= $4
 """
 _STATS_SQL = _STATS
 _STATS_STATUS_SQL = _STATS + " AND status = $5"
+# The within-listing slope is sum(Sxy_i) / sum(Sxx_i) over the listings i, each listing's sums
+# centred on its own means (Sxy_i = sum(xy) - sum(x)sum(y)/k_i): one hash aggregate per listing,
+# no sort or window. Days are counted from the window's start, so the sums stay small and exact
+# enough; a listing with one point adds exactly 0 to both sums.
 _TREND = """
-WITH points AS (
-  SELECT p.listing_id, p.price_cents::float8 / 100 AS price,
-         extract(epoch FROM p.at)::float8 / 86400 AS day
-  FROM listing_prices p
-  WHERE p.category = $1 AND p.currency = $2 AND p.at >= $3 AND p.at <= $4 {status}
-), centred AS (
-  SELECT listing_id, price,
-         price - avg(price) OVER w AS dy,
-         day - avg(day) OVER w AS dx,
-         count(*) OVER w AS k
-  FROM points WINDOW w AS (PARTITION BY listing_id)
+WITH per_listing AS (
+  SELECT count(*) AS k, sum(x) AS sx, sum(y) AS sy, sum(x * x) AS sxx, sum(x * y) AS sxy
+  FROM (
+    SELECT p.listing_id, p.price_cents::float8 / 100 AS y,
+           extract(epoch FROM p.at - $3)::float8 / 86400 AS x
+    FROM listing_prices p
+    WHERE p.category = $1 AND p.currency = $2 AND p.at >= $3 AND p.at <= $4 {status}
+  ) AS points
+  GROUP BY listing_id
+), pooled AS (
+  SELECT sum(sxy - sx * sy / k) AS sxy, sum(sxx - sx * sx / k) AS sxx, sum(sy) AS sy,
+         sum(k) AS n, count(*) FILTER (WHERE k > 1) AS moving
+  FROM per_listing
 )
-SELECT regr_slope(dy, dx) AS slope, avg(price) AS mean_price, count(*) AS n,
-       count(DISTINCT listing_id) FILTER (WHERE k > 1) AS moving
-FROM centred
+SELECT CASE WHEN sxx > 1e-9 THEN sxy / sxx END AS slope, sy / n AS mean_price,
+       coalesce(n, 0) AS n, moving
+FROM pooled
 """
 _TREND_SQL = _TREND.format(status="")
 _TREND_STATUS_SQL = _TREND.format(

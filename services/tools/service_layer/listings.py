@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +16,7 @@ from services.tools.domain.commands import CreateListing
 from services.tools.domain.errors import ProjectionLagging
 from services.tools.domain.events import ListingCreated
 from services.tools.domain.listings import Cursor, Listing, ListingPage, ListingQuery, MarketStats, NewListing
+from services.tools.service_layer.read_cache import ReadCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,28 +39,48 @@ class ListingService:
         *,
         read_wait_s: float = 5.0,
         clock_ns: Callable[[], int] = time.time_ns,
+        cache_entries: int = 512,
+        market_stats_max_age_s: float = 1.0,
     ) -> None:
         self.store = store
         self.read_model = read_model
         self.projector = projector
         self.read_wait_s = read_wait_s
         self.clock_ns = clock_ns
+        #: Searches and market figures, memoised against the listings projection's checkpoint.
+        self.cache = ReadCache(lambda: projector.checkpoint, max_entries=cache_entries)
+        self.market_stats_max_age_s = market_stats_max_age_s
 
     async def search(
         self, query: ListingQuery, *, limit: int, offset: int = 0, page_token: str = ""
     ) -> ListingPage:
         """A page of listings; a page token continues after the previous page's last row."""
         after = Cursor.decode(page_token, query) if page_token else None
-        return await self.read_model.search(query, limit=limit, offset=offset, after=after)
+        return await self.cache.get(
+            ("search", query, limit, offset, after),
+            lambda: self.read_model.search(query, limit=limit, offset=offset, after=after),
+        )
 
     async def market_stats(
         self, *, category: str, window_days: float, status: str | None, currency: str
     ) -> MarketStats:
-        """Price figures and trend of one category over the last `window_days` days."""
-        until = datetime.fromtimestamp(self.clock_ns() / 1e9, tz=UTC)
-        since = until - timedelta(days=window_days)
-        return await self.read_model.market_stats(
-            category=category, since=since, until=until, status=status, currency=currency
+        """Price figures and trend of one category over the last `window_days` days.
+
+        The window ends when the figures are computed; an answer at most `market_stats_max_age_s`
+        old (and at the same checkpoint) is given again, with the window it was computed for.
+        """
+
+        def compute() -> Awaitable[MarketStats]:
+            until = datetime.fromtimestamp(self.clock_ns() / 1e9, tz=UTC)
+            since = until - timedelta(days=window_days)
+            return self.read_model.market_stats(
+                category=category, since=since, until=until, status=status, currency=currency
+            )
+
+        return await self.cache.get(
+            ("market_stats", category, window_days, status, currency),
+            compute,
+            max_age_s=self.market_stats_max_age_s,
         )
 
     async def create(self, cmd: CreateListing, *, correlation_id: str = "") -> Created:

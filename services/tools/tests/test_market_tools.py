@@ -274,3 +274,27 @@ async def test_fields_must_be_listing_fields(seeded: Seeded) -> None:
     with pytest.raises(InvalidArgument) as e:
         await invoke(seeded, "get_listings", {"fields": []})
     assert [v[0] for v in e.value.violations] == ["arguments.fields"]
+
+
+async def test_remembered_answers_follow_new_listings_at_once(seeded: Seeded) -> None:
+    """Searches and market figures are memoised against the projection's checkpoint: asked
+    twice, the read model answers once; a listing created in between is in the next answer."""
+    listings = seeded.cat.listings
+    args = {"category": "books", "limit": 5}
+    before = await invoke(seeded, "get_listings", args)
+    stats_before = await invoke(seeded, "analyze_market_price", {"category": "books"})
+    hits = listings.cache.hits
+    assert await invoke(seeded, "get_listings", args) == before
+    assert await invoke(seeded, "analyze_market_price", {"category": "books"}) == stats_before
+    assert listings.cache.hits == hits + 2
+
+    ctx = ToolContext(agent_type="MARKET", execution_id="exec-c", idempotency_key="exec-c:step-1")
+    made = await invoke(
+        seeded, "create_listing", {"title": "Cache Busting Primer", "category": "books", "price": 1.0}, ctx
+    )
+    after = await invoke(seeded, "get_listings", args)
+    assert after["total"] == before["total"] + 1
+    assert after["listings"][0]["id"] == made["listing"]["id"]  # newest first
+    stats_after = await invoke(seeded, "analyze_market_price", {"category": "books"})
+    assert stats_after["count"] == stats_before["count"] + 1
+    assert stats_after["min"] == 1.0
