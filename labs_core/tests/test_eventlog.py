@@ -109,6 +109,23 @@ def test_subject_matcher() -> None:
     assert not m("b.execution.x.requested")
 
 
+def test_subject_matcher_agrees_with_token_matching() -> None:
+    """The compiled matcher gives what matching token by token gives, on every combination."""
+    import itertools
+
+    from labs_core.eventlog.log import SubjectMatcher, _matches
+
+    filters = ["a.execution.>", "a.execution.*.requested", "a.*.x.>", "a.llmcall.*.recorded", "a.b.c", "*.>"]
+    tokens = ["a", "b", "c", "x", "execution", "llmcall", "requested", "recorded", "a-b", "r+q"]
+    subjects = [".".join(t) for n in range(1, 5) for t in itertools.product(tokens, repeat=n)]
+    for k in range(1, 3):
+        for fs in itertools.combinations(filters, k):
+            m = SubjectMatcher(fs)
+            for s in subjects:
+                want = any(_matches(f.split("."), s.split(".")) for f in fs)
+                assert m(s) == want, (fs, s)
+
+
 async def test_subscribe_to_several_subjects_keeps_order_and_skips_the_rest(eventlog: EventLog) -> None:
     p = eventlog.prefix
     for i in range(30):

@@ -96,6 +96,50 @@ _NEW_TYPES = (
 )
 
 
+#: Event types whose time no table keeps.
+_UNTIMED = frozenset({"tool_call_completed", "model_call_completed", "metric_updated"})
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+#: Columns a batch's patch fills in a row that is new in the same batch (after _NEW_COLS).
+_MERGED_COLS = (
+    "status",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "output",
+    "error_category",
+    "error_message",
+    "error_attempt",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "tool_call_count",
+    "cancel_requested_at",
+    "cancel_requested_by",
+    "cancel_reason",
+    "phases",
+)
+_MERGED_TYPES = (
+    "text",
+    "int",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "int",
+    "bigint",
+    "bigint",
+    "float8",
+    "int",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+)
+_JSON_COLS = frozenset({"input", "output", "phases"})
+
+
 @dataclass
 class _Patch:
     """What a batch changes in one executions row, in the per-event statements' own semantics."""
@@ -123,6 +167,30 @@ class _Patch:
     cancel_fb_by: str | None = None
     cancel_fb_reason: str | None = None
     phases: str | None = None
+
+    def onto_new(self, row: tuple[object, ...]) -> tuple[object, ...]:
+        """A new row (the _NEW_COLS of a request) with this patch applied, as `UPDATE` in `_update`
+        would apply it to the row just inserted (status QUEUED, counters 0, the rest NULL)."""
+        return (
+            *row[:-1],
+            self.version,
+            self.status if self.status is not None else "QUEUED",
+            self.attempts if self.attempts is not None else 0,
+            self.started_at,
+            self.finished_at,
+            self.output if self.output_set else None,
+            self.error_category if self.error_set else None,
+            self.error_message if self.error_set else None,
+            self.error_attempt if self.error_set else None,
+            self.tokens_in,
+            self.tokens_out,
+            0.0 + self.cost_usd,
+            self.tool_calls,
+            self.cancel_at if self.cancel_set else self.cancel_fb_at,
+            self.cancel_by if self.cancel_set else self.cancel_fb_by,
+            self.cancel_reason if self.cancel_set else self.cancel_fb_reason,
+            self.phases,
+        )
 
     def error(self, category: str | None, message: str | None, attempt: int | None) -> None:
         self.error_set, self.error_category, self.error_message, self.error_attempt = (
@@ -155,7 +223,8 @@ class _Batch:
     def add(self, seq: int, ev: envelope_pb2.Event) -> None:
         kind = ev.WhichOneof("payload")
         xid = ev.aggregate_id
-        at = _at(ev)
+        # Call events carry no time the tables keep: skip the conversion for them.
+        at = _at(ev) if kind not in _UNTIMED else _NO_TIME
         if kind == "execution_requested":
             r = ev.execution_requested
             self.new.append(
@@ -266,14 +335,7 @@ class _Batch:
 
     async def write(self, c: asyncpg.Connection) -> None:
         if self.new:
-            cols = ", ".join(_NEW_COLS)
-            args = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_NEW_TYPES))
-            sel = ", ".join(f"u.{col}::jsonb" if col == "input" else f"u.{col}" for col in _NEW_COLS)
-            await c.execute(
-                f"INSERT INTO executions ({cols}, status) SELECT {sel}, 'QUEUED' FROM unnest({args}) AS u({cols}) "
-                "ON CONFLICT DO NOTHING",
-                *_columns(self.new, len(_NEW_COLS)),
-            )
+            await self._insert_new(c)
         if self.tools:
             await c.execute(
                 "INSERT INTO tool_calls (execution_id, attempt, step, tool, arguments, result, duration_us, outcome, "
@@ -311,6 +373,29 @@ class _Batch:
             )
         for seq, ev in self.agents:
             await _agent_registered(c, seq, ev)
+
+    async def _insert_new(self, c: asyncpg.Connection) -> None:
+        """Insert the batch's new executions with the batch's own changes to them already applied
+        (one row written instead of an insert and an update). A request whose id exists already
+        inserts nothing, and its patch still goes through `_update`, as before."""
+        rows: dict[str, tuple[object, ...]] = {}
+        for row in self.new:
+            xid = str(row[0])
+            if xid not in rows:  # a second request of one id in the batch conflicts with the first
+                p = self.patches.get(xid)
+                rows[xid] = p.onto_new(row) if p is not None else (*row, *_QUEUED)
+        cols = (*_NEW_COLS, *_MERGED_COLS)
+        types = (*_NEW_TYPES, *_MERGED_TYPES)
+        args = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+        sel = ", ".join(f"u.{col}::jsonb" if col in _JSON_COLS else f"u.{col}" for col in cols)
+        names = ", ".join(cols)
+        inserted = await c.fetch(
+            f"INSERT INTO executions ({names}) SELECT {sel} FROM unnest({args}) AS u({names}) "
+            "ON CONFLICT DO NOTHING RETURNING execution_id",
+            *_columns(list(rows.values()), len(cols)),
+        )
+        for r in inserted:
+            self.patches.pop(r["execution_id"], None)
 
     async def _update(self, c: asyncpg.Connection) -> None:
         ids = list(self.patches)
@@ -377,6 +462,10 @@ class _Batch:
             col("cancel_fb_reason"),
             col("phases"),
         )
+
+
+#: The _MERGED_COLS of a new execution no event of its batch changed.
+_QUEUED = ("QUEUED", 0, None, None, None, None, None, None, 0, 0, 0.0, 0, None, None, None, None)
 
 
 def _columns(rows: list[tuple[object, ...]], n: int) -> list[list[object]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from labs.events.v1 import envelope_pb2
@@ -46,6 +48,151 @@ def activity_subjects(prefix: str) -> list[str]:
     ]
 
 
+_EXECUTION_KINDS = frozenset({"execution_requested", "execution_started", "model_call_completed", *TERMINAL})
+#: activity_executions columns a later event changes, in the order _Row keeps them.
+_MUTABLE = (
+    "status",
+    "started_at",
+    "ended_at",
+    "model_calls",
+    "tokens_in",
+    "tokens_out",
+    "cost_usd",
+    "proxy_calls",
+    "proxy_tokens_in",
+    "proxy_tokens_out",
+    "proxy_cost_usd",
+)
+_MUTABLE_TYPES = (
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "int",
+    "bigint",
+    "bigint",
+    "float8",
+    "int",
+    "bigint",
+    "bigint",
+    "float8",
+)
+
+
+@dataclass(slots=True)
+class _Row:
+    """One activity_executions row as the batch leaves it."""
+
+    status: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    proxy_calls: int = 0
+    proxy_tokens_in: int = 0
+    proxy_tokens_out: int = 0
+    proxy_cost_usd: float = 0.0
+    #: (actor, agent_type, action, requested_at) when the batch creates the row.
+    new: tuple[str, str, str, datetime] | None = None
+    changed: bool = False
+
+    def mutable(self) -> tuple[object, ...]:
+        return tuple(getattr(self, c) for c in _MUTABLE)
+
+
+class _ExecutionFold:
+    """The batch's execution events folded into rows, exactly as applying them one at a time in
+    log order would leave them: an event of an execution with no row yet changes nothing, and
+    sums are added in log order onto the stored value (float sums do not depend on batching)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[envelope_pb2.Event, str]] = []
+
+    def add(self, ev: envelope_pb2.Event, kind: str) -> None:
+        self.events.append((ev, kind))
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        if not self.events:
+            return
+        ids = sorted(
+            {
+                ev.correlation_id if kind == "model_call_recorded" else ev.aggregate_id
+                for ev, kind in self.events
+            }
+        )
+        rows: dict[str, _Row] = {
+            r["execution_id"]: _Row(*(r[c] for c in _MUTABLE))
+            for r in await conn.fetch(
+                f"SELECT execution_id, {', '.join(_MUTABLE)} FROM activity_executions "
+                "WHERE execution_id = ANY($1::text[])",
+                ids,
+            )
+        }
+        for ev, kind in self.events:
+            if kind == "model_call_recorded":
+                row = rows.get(ev.correlation_id)
+                if row is not None:
+                    m = ev.model_call_recorded
+                    row.proxy_calls += 1
+                    row.proxy_tokens_in += m.input_tokens
+                    row.proxy_tokens_out += m.output_tokens
+                    row.proxy_cost_usd += m.cost_usd
+                    row.changed = True
+                continue
+            eid = ev.aggregate_id
+            row = rows.get(eid)
+            if kind == "execution_requested":
+                if row is None:
+                    r = ev.execution_requested
+                    at = ns_to_datetime(occurred_ns(ev))
+                    rows[eid] = _Row(
+                        "queued", new=(ev.actor or "anonymous", r.agent_type.upper(), r.action, at)
+                    )
+                continue
+            if row is None:
+                continue
+            if kind == "execution_started":
+                if row.started_at is None:
+                    row.started_at = ns_to_datetime(occurred_ns(ev))
+                if row.ended_at is None:
+                    row.status = "running"
+            elif kind == "model_call_completed":
+                mc = ev.model_call_completed
+                row.model_calls += 1
+                row.tokens_in += mc.tokens_in
+                row.tokens_out += mc.tokens_out
+                row.cost_usd += mc.cost_usd
+            elif row.ended_at is None:  # a terminal event: the first one wins
+                row.status, row.ended_at = TERMINAL[kind], ns_to_datetime(occurred_ns(ev))
+            row.changed = True
+        new = [(eid, *r.new, *r.mutable()) for eid, r in rows.items() if r.new is not None]
+        if new:
+            cols = ("execution_id", "actor", "agent_type", "action", "requested_at", *_MUTABLE)
+            types = ("text", "text", "text", "text", "timestamptz", *_MUTABLE_TYPES)
+            await conn.execute(
+                f"INSERT INTO activity_executions ({', '.join(cols)}) SELECT * FROM unnest("
+                + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+                + ") ON CONFLICT (execution_id) DO NOTHING",
+                *_columns(new, len(cols)),
+            )
+        changed = [(eid, *r.mutable()) for eid, r in rows.items() if r.new is None and r.changed]
+        if changed:
+            sets = ", ".join(f"{c} = u.{c}" for c in _MUTABLE)
+            keyed: tuple[str, ...] = ("text", *_MUTABLE_TYPES)
+            await conn.execute(
+                f"UPDATE activity_executions a SET {sets} FROM unnest("
+                + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(keyed))
+                + f") AS u(execution_id, {', '.join(_MUTABLE)}) WHERE a.execution_id = u.execution_id",
+                *_columns(changed, len(keyed)),
+            )
+
+
+def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
+    """Rows as `width` column lists (for unnest)."""
+    return [[r[i] for r in rows] for i in range(width)]
+
+
 class ActivityProjection(Projection):
     """activity_executions, collections + collection_items, notifications."""
 
@@ -63,68 +210,23 @@ class ActivityProjection(Projection):
         self.schema = schema
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
-        """Apply each event in order (the volume is one row per execution step)."""
+        """Fold the batch's execution and model-call events per execution in memory (one read of
+        the rows they touch, one insert and one update); collections and notifications (a few
+        events per user action) are applied event by event."""
+        executions = _ExecutionFold()
         for stored in events:
             ev = stored.event
             kind = ev.WhichOneof("payload") or ""
-            at = ns_to_datetime(occurred_ns(ev))
             if ev.aggregate_type == "execution":
-                await self._execution(conn, ev, kind, at)
+                if kind in _EXECUTION_KINDS:
+                    executions.add(ev, kind)
             elif ev.aggregate_type == COLLECTION:
-                await self._collection(conn, ev, at)
+                await self._collection(conn, ev, ns_to_datetime(occurred_ns(ev)))
             elif ev.aggregate_type == NOTIFICATION:
-                await self._notification(conn, ev, kind, at, stored.sequence)
+                await self._notification(conn, ev, kind, ns_to_datetime(occurred_ns(ev)), stored.sequence)
             elif kind == "model_call_recorded" and ev.correlation_id:
-                m = ev.model_call_recorded
-                await conn.execute(
-                    "UPDATE activity_executions SET proxy_calls = proxy_calls + 1, "
-                    "proxy_tokens_in = proxy_tokens_in + $2, proxy_tokens_out = proxy_tokens_out + $3, "
-                    "proxy_cost_usd = proxy_cost_usd + $4 WHERE execution_id = $1",
-                    ev.correlation_id,
-                    m.input_tokens,
-                    m.output_tokens,
-                    m.cost_usd,
-                )
-
-    async def _execution(
-        self, conn: asyncpg.Connection, ev: envelope_pb2.Event, kind: str, at: object
-    ) -> None:
-        eid = ev.aggregate_id
-        if kind == "execution_requested":
-            r = ev.execution_requested
-            await conn.execute(
-                "INSERT INTO activity_executions (execution_id, actor, agent_type, action, status, requested_at) "
-                "VALUES ($1, $2, $3, $4, 'queued', $5) ON CONFLICT (execution_id) DO NOTHING",
-                eid,
-                ev.actor or "anonymous",
-                r.agent_type.upper(),
-                r.action,
-                at,
-            )
-        elif kind == "execution_started":
-            await conn.execute(
-                "UPDATE activity_executions SET started_at = COALESCE(started_at, $2), "
-                "status = CASE WHEN ended_at IS NULL THEN 'running' ELSE status END WHERE execution_id = $1",
-                eid,
-                at,
-            )
-        elif kind == "model_call_completed":
-            m = ev.model_call_completed
-            await conn.execute(
-                "UPDATE activity_executions SET model_calls = model_calls + 1, tokens_in = tokens_in + $2, "
-                "tokens_out = tokens_out + $3, cost_usd = cost_usd + $4 WHERE execution_id = $1",
-                eid,
-                m.tokens_in,
-                m.tokens_out,
-                m.cost_usd,
-            )
-        elif kind in TERMINAL:
-            await conn.execute(
-                "UPDATE activity_executions SET status = $2, ended_at = $3 WHERE execution_id = $1 AND ended_at IS NULL",
-                eid,
-                TERMINAL[kind],
-                at,
-            )
+                executions.add(ev, kind)
+        await executions.write(conn)
 
     async def _collection(self, conn: asyncpg.Connection, env: envelope_pb2.Event, at: object) -> None:
         ev = collection_event(env)
