@@ -102,7 +102,14 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
     nc = await nats.connect(stack.nats_url)
     js = nc.jetstream()
     gw_grpc, rt = stack.addr("gateway"), stack.addr("runtime")
-    common = {"http_base": stack.http, "pool": pool, "js": js, "pids": pids, "api_key": stack.api_key}
+    common = {
+        "http_base": stack.http,
+        "pool": pool,
+        "js": js,
+        "pids": pids,
+        "api_key": stack.api_key,
+        "store": e2e.stream_dir(stack.run.data_dir),
+    }
     try:
         step("analyze_market_price on the fresh catalogue, then after ANALYZE (steady state)")
         out["cold_start"] = await components.analyze_cold_vs_warm(stack.addr("tools"), pool)

@@ -145,3 +145,20 @@ def _req():
     from labs.events.v1 import execution_pb2
 
     return execution_pb2.ExecutionRequested(agent_type="MARKET", action="a")
+
+
+async def test_the_stream_is_compressed_and_an_uncompressed_one_is_brought_to_it(eventlog: EventLog) -> None:
+    from nats.js import api
+
+    info = await eventlog.js.stream_info(eventlog.stream)
+    assert info.config.compression == api.StoreCompression.S2
+    # A stream created before compression was on (an older `make up`): upgraded in place, data kept.
+    await eventlog.append(created("l-old"))
+    info.config.compression = api.StoreCompression.NONE
+    await eventlog.js.update_stream(info.config)
+    assert (await eventlog.js.stream_info(eventlog.stream)).config.compression == api.StoreCompression.NONE
+    again = await eventlog.ensure_stream()
+    assert again.config.compression == api.StoreCompression.S2
+    assert [e.event.aggregate_id for e in await eventlog.read_aggregate("listing", "l-old")] == ["l-old"]
+    off = await eventlog.ensure_stream(compression="none")
+    assert off.config.compression == api.StoreCompression.NONE
