@@ -100,7 +100,7 @@ class RecordedCalls:
             arguments=arguments,
             result=result,
         )
-        await self.rec.append(f"{self.attempt}:tool:{step}", decision=False, tool_call_completed=t)
+        self.rec.record(f"{self.attempt}:tool:{step}", tool_call_completed=t)
 
     async def call_ai(
         self,
@@ -153,7 +153,7 @@ class RecordedCalls:
                 duration_us=(time.perf_counter_ns() - started) // 1000,
                 error_message=str(e),
             )
-            await self.rec.append(f"{self.attempt}:model:{step}", decision=False, model_call_completed=m)
+            self.rec.record(f"{self.attempt}:model:{step}", model_call_completed=m)
             raise
         m = execution_pb2.ModelCallCompleted(
             step=step,
@@ -169,7 +169,7 @@ class RecordedCalls:
         )
         for tc in ans.tool_calls:
             dict_to_struct(tc.arguments, m.tool_calls.add(id=tc.id, name=tc.name).arguments)
-        await self.rec.append(f"{self.attempt}:model:{step}", decision=False, model_call_completed=m)
+        self.rec.record(f"{self.attempt}:model:{step}", model_call_completed=m)
         self._check_budget()
         return ans
 
@@ -185,9 +185,8 @@ class RecordedCalls:
         self.step += 1
         if self.step in self.rec.state.metric_steps:
             return
-        await self.rec.append(
+        self.rec.record(
             f"{self.attempt}:metric:{self.step}",
-            decision=False,
             metric_updated=execution_pb2.MetricUpdated(
                 name=name, delta=delta, step=self.step, attempt=self.attempt
             ),
@@ -212,7 +211,7 @@ class RecordedCalls:
             ev.value.CopyFrom(py_to_value(value))
         except (TypeError, ValueError) as e:
             raise InputInvalid(f"memory value for {key!r} is not JSON: {e}", field="memory.value") from e
-        await self.rec.append(f"{self.attempt}:memory:{self.step}", decision=False, memory_written=ev)
+        self.rec.record(f"{self.attempt}:memory:{self.step}", memory_written=ev)
 
     async def recall(self, key: str, default: Any = None) -> Any:
         """This execution's own write, else the agent type's memory from the read model."""
