@@ -176,7 +176,8 @@ async def rebuild(
     *,
     batch_size: int = 5000,
 ) -> int:
-    """Rebuild a projection from sequence 1 into a fresh scratch schema; returns events applied.
+    """Rebuild a projection from sequence 1 up to the log's last sequence when it starts into a
+    fresh scratch schema; returns events applied.
 
     A rebuild is a bulk load: the projection's secondary indexes (neither unique nor backing a
     constraint, so no `ON CONFLICT` depends on them) are dropped for the replay and built again
@@ -188,18 +189,13 @@ async def rebuild(
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{scratch_schema}" CASCADE')
         await migrate(conn, scratch_schema, projection.migrations)
-        target = await eventlog.pending_count(projection.subjects, 1)
-        if target == 0:
-            return 0
         await conn.execute("SET synchronous_commit TO off")
         deferred = await drop_secondary_indexes(conn, scratch_schema, projection.tables)
         projector = Projector(eventlog, database_url, scratch_schema, projection, batch_size=batch_size)
         seen = 0
-        async for batch in eventlog.subscribe(projection.subjects, 1, batch_size=batch_size):
+        async for batch in eventlog.replay(projection.subjects, 1, batch_size=batch_size):
             await projector.apply_batch(conn, batch)
             seen += len(batch)
-            if seen >= target:
-                break
         for ddl in deferred:
             await conn.execute(ddl)
         return seen

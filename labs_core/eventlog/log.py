@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -294,6 +294,133 @@ class EventLog:
                 with contextlib.suppress(Exception):
                     await self.js.delete_consumer(self.stream, info.name)
 
+    async def replay(
+        self,
+        subjects: Sequence[str],
+        from_sequence: int = 1,
+        *,
+        until: int | None = None,
+        batch_size: int = 5000,
+    ) -> AsyncIterator[list[StoredEvent]]:
+        """The events on `subjects` from `from_sequence` up to `until` (default: the stream's last
+        sequence now), in order, as batches of up to `batch_size`; ends there.
+
+        For catching up, not following: each subject filter gets an ephemeral consumer of its own
+        (nats-server serves a single-filter consumer at full speed) and their events are merged by
+        sequence, so no event of another subject crosses the wire or is matched here.
+        """
+        if until is None:
+            until = await self.last_sequence()
+        start = max(1, from_sequence)
+        if until < start:
+            return
+        sources = [_Source(self, f, start, until, batch_size) for f in dict.fromkeys(subjects)]
+        try:
+            for src in sources:
+                await src.open()
+            last = 0
+            out: list[StoredEvent] = []
+            while True:
+                for src in sources:
+                    if not src.buf and not src.done:
+                        await src.fill()
+                live = [src for src in sources if src.buf or not src.done]
+                if not live:
+                    break
+                # Everything up to the smallest sequence some open source may still deliver after.
+                bound = min((src.buf[-1].sequence for src in live if not src.done), default=until)
+                ready: list[StoredEvent] = []
+                for src in live:
+                    k = _count_upto(src.buf, bound)
+                    if k:
+                        ready += src.buf[:k]
+                        del src.buf[:k]
+                if len(live) > 1:
+                    ready.sort(key=_sequence_of)
+                for se in ready:
+                    if se.sequence > last:  # a subject matched by two filters comes once
+                        last = se.sequence
+                        out.append(se)
+                while len(out) >= batch_size:
+                    yield out[:batch_size]
+                    del out[:batch_size]
+            if out:
+                yield out
+        finally:
+            for src in sources:
+                await src.close()
+
+
+def _sequence_of(se: StoredEvent) -> int:
+    return se.sequence
+
+
+def _count_upto(buf: list[StoredEvent], bound: int) -> int:
+    """How many leading events of `buf` (in sequence order) are at or below `bound`."""
+    lo, hi = 0, len(buf)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buf[mid].sequence <= bound:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class _Source:
+    """One subject filter's events in [start, until] through a consumer of its own (for replay)."""
+
+    def __init__(self, log_: EventLog, subject: str, start: int, until: int, batch: int) -> None:
+        self.log = log_
+        self.subject = subject
+        self.start = start
+        self.until = until
+        self.batch_size = batch
+        self.buf: list[StoredEvent] = []
+        self.done = False
+        self.name = ""
+        self.puller: _Puller | None = None
+        self.batches: AsyncGenerator[list[StoredEvent], None] | None = None
+
+    async def open(self) -> None:
+        cfg = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.start,
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=30.0,
+            mem_storage=True,
+            filter_subject=self.subject,
+        )
+        info = await self.log.js.add_consumer(self.log.stream, cfg)
+        self.name = info.name
+        if not info.num_pending:
+            self.done = True
+            return
+        self.puller = _Puller(self.log, info.name, self.batch_size, 5.0, None)
+        await self.puller.start()
+        self.batches = self.puller.batches(0.005)
+
+    async def fill(self) -> None:
+        assert self.batches is not None and self.puller is not None
+        try:
+            got = await anext(self.batches)
+        except _ConsumerGone as e:
+            raise EventLogUnavailable(f"replay of {self.subject} lost its consumer: {e}") from e
+        if got[-1].sequence >= self.until or self.puller.caught_up:
+            self.done = True
+            got = got[: _count_upto(got, self.until)]
+        self.buf = got
+
+    async def close(self) -> None:
+        if self.batches is not None:
+            with contextlib.suppress(Exception):
+                await self.batches.aclose()
+        if self.puller is not None:
+            await self.puller.stop()
+        if self.name:
+            with contextlib.suppress(Exception):
+                await self.log.js.delete_consumer(self.log.stream, self.name)
+
 
 class SubjectMatcher:
     """Whether a subject matches any of some NATS subject filters (`*` one token, `>` the rest).
@@ -359,6 +486,7 @@ class _Puller:
         self.inbox = log_.nc.new_inbox()
         self.sub: Any = None
         self.outstanding = 0  # messages the current request may still deliver
+        self.caught_up = False  # the last batch handed over ended with nothing pending
 
     async def start(self) -> None:
         self.sub = await self.log.nc.subscribe(self.inbox, cb=self._on_msg)
@@ -388,7 +516,7 @@ class _Puller:
         else:  # the consumer was deleted (or is unusable): recreate it
             self.queue.put_nowait(_ConsumerGone(f"{status} {desc}"))
 
-    async def batches(self, catch_up_wait_s: float) -> AsyncIterator[list[StoredEvent]]:
+    async def batches(self, catch_up_wait_s: float) -> AsyncGenerator[list[StoredEvent], None]:
         loop = asyncio.get_running_loop()
         while True:
             item = await self.queue.get()
@@ -422,6 +550,7 @@ class _Puller:
                     item = await asyncio.wait_for(self.queue.get(), remaining)
                 except TimeoutError:
                     break
+            self.caught_up = _ack_position(msgs[-1].reply)[1] == 0
             if self.wanted is not None:
                 msgs = [m for m in msgs if self.wanted(m.subject)]
                 if not msgs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from labs.events.v1 import listing_pb2
+from labs.events.v1 import agent_pb2, listing_pb2
 
 from labs_core.errors import ConcurrencyConflict
 from labs_core.eventlog import EventLog, new_event
@@ -145,6 +145,43 @@ def _req():
     from labs.events.v1 import execution_pb2
 
     return execution_pb2.ExecutionRequested(agent_type="MARKET", action="a")
+
+
+async def test_replay_merges_one_consumer_per_subject_in_order_and_ends(eventlog: EventLog) -> None:
+    p = eventlog.prefix
+    for i in range(40):
+        await eventlog.append(created(f"m{i}"))
+        if i % 3 == 0:
+            await eventlog.append(new_event("execution", f"e{i}", execution_requested=_req()))
+        if i % 7 == 0:
+            await eventlog.append(
+                new_event("agent", "MARKET", agent_registered=agent_pb2.AgentRegistered(agent_type="MARKET"))
+            )
+    subjects = [f"{p}.execution.>", f"{p}.agent.>"]
+    want: list[int] = []
+    async with asyncio.timeout(10):
+        async for batch in eventlog.subscribe(subjects, 1):
+            want += [e.sequence for e in batch]
+            if len(want) == 20:
+                break
+    head = await eventlog.last_sequence()
+    async with asyncio.timeout(20):
+        for size in (1, 3, 1000):
+            got = [[e.sequence for e in b] async for b in eventlog.replay(subjects, 1, batch_size=size)]
+            assert [s for b in got for s in b] == want, size
+            assert all(0 < len(b) <= size for b in got)
+        # Overlapping filters give each event once; a filter with no events ends at once.
+        overlap = [f"{p}.execution.>", f"{p}.execution.*.requested", f"{p}.agent.>", f"{p}.nothing.>"]
+        assert [e.sequence async for b in eventlog.replay(overlap) for e in b] == want
+        # From a sequence, up to a bound, with events appended after the bound.
+        await eventlog.append(new_event("execution", "late", execution_requested=_req()))
+        mid = want[7]
+        got2 = [e.sequence async for b in eventlog.replay(subjects, mid, until=head) for e in b]
+        assert got2 == want[7:]
+        assert [e.sequence async for b in eventlog.replay(subjects, head + 1, until=head) for e in b] == []
+        assert [e.subject.split(".")[1] async for b in eventlog.replay([f"{p}.listing.>"], 1) for e in b] == [
+            "listing"
+        ] * 40
 
 
 async def test_the_stream_is_compressed_and_an_uncompressed_one_is_brought_to_it(eventlog: EventLog) -> None:
