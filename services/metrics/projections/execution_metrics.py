@@ -77,6 +77,19 @@ ON CONFLICT (grain_s, bucket, agent_type, name) DO UPDATE SET
 """
 
 
+#: Last subject tokens of the execution events the rollups use (every kind `to_fact` maps).
+EXECUTION_TYPES = (
+    "requested",
+    "tool_call_completed",
+    "attempt_failed",
+    "completed",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "metric_updated",
+)
+
+
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows -> one list per column, the shape `unnest($1::t[], $2::t[], ...)` takes."""
     cols: list[list[Any]] = [[] for _ in range(width)]
@@ -102,7 +115,11 @@ class ExecutionMetrics(Projection):
     }
 
     def __init__(self, prefix: str, *, lock_scope: str = "") -> None:
-        self.subjects = [f"{prefix}.execution.>", f"{prefix}.{LLM_CALL}.>"]
+        # Only the event types `to_fact` turns into facts: the others (started, the runtime's
+        # copy of model calls, cancellation requests, memory writes) are not read at all.
+        self.subjects = [f"{prefix}.execution.*.{t}" for t in EXECUTION_TYPES] + [
+            f"{prefix}.{LLM_CALL}.*.model_call_recorded"
+        ]
         self.lock_scope = lock_scope
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
