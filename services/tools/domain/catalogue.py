@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from labs_core.ids import derived_id
@@ -322,19 +323,23 @@ def _sellers(rng: random.Random, n: int) -> list[str]:
 
 def generate(seed: int, size: int, anchor_ns: int) -> list[SeedListing]:
     """The catalogue: `size` listings with their events, all within DAYS days before `anchor_ns`."""
+    return list(iter_catalogue(seed, size, anchor_ns))
+
+
+def iter_catalogue(seed: int, size: int, anchor_ns: int) -> Iterator[SeedListing]:
+    """The same listings as `generate`, one at a time, so a caller can work in chunks without holding
+    the whole catalogue (10,000 listings with their events are ~11 MB of Python objects)."""
     rng = random.Random(seed)
     sellers = _sellers(rng, SELLERS)
     # A few sellers list a lot, most list a little.
     seller_weights = [1 / (i + 1) ** 0.8 for i in range(len(sellers))]
     categories = list(PROFILES)
     start_ns = anchor_ns - DAYS * NS_PER_DAY
-    out = []
     for index in range(size):
         category = categories[index % len(categories)] if index < len(categories) else rng.choice(categories)
-        out.append(
-            _listing(rng, seed, index, category, rng.choices(sellers, seller_weights)[0], start_ns, anchor_ns)
+        yield _listing(
+            rng, seed, index, category, rng.choices(sellers, seller_weights)[0], start_ns, anchor_ns
         )
-    return out
 
 
 def _listing(

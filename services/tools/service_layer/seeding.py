@@ -5,12 +5,14 @@ first with expected sequence 0 and every later one expecting the one before, eac
 message id derived from (seed, listing, event). Which events are already stored is read from the
 read model (its `version` and `last_sequence` per listing) once the projection has caught up, so
 a second start appends nothing and a start after a crash mid-seed resumes where it stopped.
-Listings are seeded concurrently in chunks, so publishes are pipelined instead of awaited one by one.
+Listings are seeded concurrently in chunks, so publishes are pipelined instead of awaited one by one;
+the plan is generated chunk by chunk, so the whole catalogue is never held in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from labs_core.ids import derived_id
 from labs_core.projector import Projector
 from services.tools.adapters.listing_events import ListingEventStore
 from services.tools.adapters.listing_read_model import ListingReadModel
-from services.tools.domain.catalogue import SeedListing, generate
+from services.tools.domain.catalogue import SeedListing, iter_catalogue
 from services.tools.domain.errors import ProjectionLagging
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,10 @@ class CatalogueSeeder:
         *,
         seed: int,
         size: int,
-        chunk: int = 200,
+        # Listings appended at once. Each in flight holds its envelopes and publish state, and the
+        # projector's batches grow with the rate: at 10,000 listings 200 left ~80 MB resident at rest,
+        # 100 ~78 MB (seeding ~1 s slower), 50 ~77 MB (~3 s slower).
+        chunk: int = 100,
         catch_up_timeout_s: float = 60.0,
     ) -> None:
         self.store = store
@@ -73,19 +78,26 @@ class CatalogueSeeder:
         started = time.perf_counter()
         if anchor_ns is None:
             anchor_ns = time.time_ns() // HOUR_NS * HOUR_NS
-        plan = generate(self.seed, self.size, anchor_ns)
         try:
             await wait_caught_up(self.store, self.projector, self.catch_up_timeout_s)
         except TimeoutError as e:
             raise ProjectionLagging(
                 "the listings projection did not catch up; cannot tell what is seeded"
             ) from e
-        present = await self.read_model.versions([s.listing_id for s in plan])
-        todo = [s for s in plan if present.get(s.listing_id, (0, 0))[0] < len(s.events)]
-        appended = skipped = last = 0
-        for i in range(0, len(todo), self.chunk):
+        # One chunk of the plan at a time: what is stored is read per chunk (its listings are its own,
+        # so the answer is the same as reading it all at once), and the whole catalogue (~11 MB of
+        # objects at 10,000 listings) is never held, which kept the process's resident size high.
+        listings = already_present = appended = skipped = last = 0
+        plan = iter_catalogue(self.seed, self.size, anchor_ns)
+        while chunk := list(itertools.islice(plan, self.chunk)):
+            present = await self.read_model.versions([s.listing_id for s in chunk])
+            todo = [s for s in chunk if present.get(s.listing_id, (0, 0))[0] < len(s.events)]
+            listings += len(chunk)
+            already_present += len(chunk) - len(todo)
+            if not todo:
+                continue
             results = await asyncio.gather(
-                *(self._append(s, *present.get(s.listing_id, (0, 0))) for s in todo[i : i + self.chunk])
+                *(self._append(s, *present.get(s.listing_id, (0, 0))) for s in todo)
             )
             appended += sum(n for n, _ in results if n >= 0)
             skipped += sum(1 for n, _ in results if n < 0)
@@ -96,9 +108,9 @@ class CatalogueSeeder:
         # Statistics from the first query on (a restart on seeded tables refreshes them cheaply).
         await self.read_model.analyze()
         report = SeedReport(
-            listings=len(plan),
+            listings=listings,
             appended=appended,
-            already_present=len(plan) - len(todo),
+            already_present=already_present,
             skipped=skipped,
             seconds=time.perf_counter() - started,
         )

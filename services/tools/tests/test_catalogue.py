@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 
 from services.tools.adapters.listing_events import from_envelope, to_envelope
-from services.tools.domain.catalogue import DAYS, NS_PER_DAY, PROFILES, generate
+from services.tools.domain.catalogue import DAYS, NS_PER_DAY, PROFILES, generate, iter_catalogue
 from services.tools.domain.events import ListingCreated, ListingPriceChanged, ListingStatusChanged
 
 ANCHOR = 1_760_000_000 * 1_000_000_000
@@ -18,6 +19,13 @@ def test_same_seed_same_catalogue_and_prefix_stable() -> None:
     assert a[:200] == generate(11, 200, ANCHOR)
     assert a != generate(12, 500, ANCHOR)
     assert len({s.listing_id for s in a}) == 500
+
+
+def test_iter_catalogue_is_lazy_and_matches_generate() -> None:
+    # A billion listings would never finish if they were built up front: the seeder takes chunks.
+    first = list(itertools.islice(iter_catalogue(11, 10**9, ANCHOR), 300))
+    assert first == generate(11, 300, ANCHOR)
+    assert list(iter_catalogue(11, 500, ANCHOR)) == generate(11, 500, ANCHOR)
 
 
 def test_realistic_shape() -> None:
