@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -49,143 +49,223 @@ def activity_subjects(prefix: str) -> list[str]:
 
 
 _EXECUTION_KINDS = frozenset({"execution_requested", "execution_started", "model_call_completed", *TERMINAL})
-#: activity_executions columns a later event changes, in the order _Row keeps them.
-_MUTABLE = (
-    "status",
-    "started_at",
-    "ended_at",
-    "model_calls",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-    "proxy_calls",
-    "proxy_tokens_in",
-    "proxy_tokens_out",
-    "proxy_cost_usd",
-)
-_MUTABLE_TYPES = (
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "int",
-    "bigint",
-    "bigint",
-    "float8",
-    "int",
-    "bigint",
-    "bigint",
-    "float8",
-)
 
 
 @dataclass(slots=True)
-class _Row:
-    """One activity_executions row as the batch leaves it."""
+class _Changes:
+    """What a batch's events do to one activity_executions row, applied one at a time in log order.
 
-    status: str
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    Counters are deltas; float sums keep their terms in log order (float addition is not
+    associative, and the row must not depend on how the log was cut into batches).
+    """
+
+    started_at: datetime | None = None  # the first start's time
+    started: bool = False
+    ended: tuple[str, datetime] | None = None  # the first terminal event
     model_calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    costs: list[float] = field(default_factory=list)
     proxy_calls: int = 0
     proxy_tokens_in: int = 0
     proxy_tokens_out: int = 0
-    proxy_cost_usd: float = 0.0
-    #: (actor, agent_type, action, requested_at) when the batch creates the row.
-    new: tuple[str, str, str, datetime] | None = None
-    changed: bool = False
+    proxy_costs: list[float] = field(default_factory=list)
 
-    def mutable(self) -> tuple[object, ...]:
-        return tuple(getattr(self, c) for c in _MUTABLE)
+    def add(self, ev: envelope_pb2.Event, kind: str) -> None:
+        if kind == "model_call_recorded":
+            m = ev.model_call_recorded
+            self.proxy_calls += 1
+            self.proxy_tokens_in += m.input_tokens
+            self.proxy_tokens_out += m.output_tokens
+            self.proxy_costs.append(m.cost_usd)
+        elif kind == "execution_started":
+            self.started = True
+            if self.started_at is None:
+                self.started_at = ns_to_datetime(occurred_ns(ev))
+        elif kind == "model_call_completed":
+            mc = ev.model_call_completed
+            self.model_calls += 1
+            self.tokens_in += mc.tokens_in
+            self.tokens_out += mc.tokens_out
+            self.costs.append(mc.cost_usd)
+        elif self.ended is None:  # a terminal event: the first one wins
+            self.ended = (TERMINAL[kind], ns_to_datetime(occurred_ns(ev)))
+
+    def status(self, ended_before: bool, status_before: str) -> str:
+        if ended_before:
+            return status_before
+        if self.ended is not None:
+            return self.ended[0]
+        return "running" if self.started else status_before
+
+
+def _sum_in_order(start: float, terms: list[float]) -> float:
+    for t in terms:
+        start += t
+    return start
 
 
 class _ExecutionFold:
-    """The batch's execution events folded into rows, exactly as applying them one at a time in
-    log order would leave them: an event of an execution with no row yet changes nothing, and
-    sums are added in log order onto the stored value (float sums do not depend on batching)."""
+    """The batch's execution and model-call events per execution, written as one insert (rows the
+    batch creates, with their later events applied) and one update (rows that existed), each
+    exactly as applying the events one statement at a time in log order would leave them."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[envelope_pb2.Event, str]] = []
+        #: Per execution: the first request in the batch, and the changes before and after it.
+        self.requests: dict[str, envelope_pb2.Event] = {}
+        self.before: dict[str, _Changes] = {}
+        self.after: dict[str, _Changes] = {}
 
     def add(self, ev: envelope_pb2.Event, kind: str) -> None:
-        self.events.append((ev, kind))
+        eid = ev.correlation_id if kind == "model_call_recorded" else ev.aggregate_id
+        if kind == "execution_requested":
+            self.requests.setdefault(eid, ev)
+            return
+        side = self.after if eid in self.requests else self.before
+        ch = side.get(eid)
+        if ch is None:
+            ch = side[eid] = _Changes()
+        ch.add(ev, kind)
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        if not self.events:
-            return
-        ids = sorted(
-            {
-                ev.correlation_id if kind == "model_call_recorded" else ev.aggregate_id
-                for ev, kind in self.events
-            }
-        )
-        rows: dict[str, _Row] = {
-            r["execution_id"]: _Row(*(r[c] for c in _MUTABLE))
-            for r in await conn.fetch(
-                f"SELECT execution_id, {', '.join(_MUTABLE)} FROM activity_executions "
-                "WHERE execution_id = ANY($1::text[])",
-                ids,
-            )
-        }
-        for ev, kind in self.events:
-            if kind == "model_call_recorded":
-                row = rows.get(ev.correlation_id)
-                if row is not None:
-                    m = ev.model_call_recorded
-                    row.proxy_calls += 1
-                    row.proxy_tokens_in += m.input_tokens
-                    row.proxy_tokens_out += m.output_tokens
-                    row.proxy_cost_usd += m.cost_usd
-                    row.changed = True
-                continue
-            eid = ev.aggregate_id
-            row = rows.get(eid)
-            if kind == "execution_requested":
-                if row is None:
-                    r = ev.execution_requested
-                    at = ns_to_datetime(occurred_ns(ev))
-                    rows[eid] = _Row(
-                        "queued", new=(ev.actor or "anonymous", r.agent_type.upper(), r.action, at)
+        inserted: set[str] = set()
+        if self.requests:
+            rows = []
+            for eid, ev in self.requests.items():
+                r = ev.execution_requested
+                ch = self.after.get(eid) or _Changes()
+                rows.append(
+                    (
+                        eid,
+                        ev.actor or "anonymous",
+                        r.agent_type.upper(),
+                        r.action,
+                        ns_to_datetime(occurred_ns(ev)),
+                        ch.status(False, "queued"),
+                        ch.started_at,
+                        ch.ended[1] if ch.ended else None,
+                        ch.model_calls,
+                        ch.tokens_in,
+                        ch.tokens_out,
+                        _sum_in_order(0.0, ch.costs),
+                        ch.proxy_calls,
+                        ch.proxy_tokens_in,
+                        ch.proxy_tokens_out,
+                        _sum_in_order(0.0, ch.proxy_costs),
                     )
-                continue
-            if row is None:
-                continue
-            if kind == "execution_started":
-                if row.started_at is None:
-                    row.started_at = ns_to_datetime(occurred_ns(ev))
-                if row.ended_at is None:
-                    row.status = "running"
-            elif kind == "model_call_completed":
-                mc = ev.model_call_completed
-                row.model_calls += 1
-                row.tokens_in += mc.tokens_in
-                row.tokens_out += mc.tokens_out
-                row.cost_usd += mc.cost_usd
-            elif row.ended_at is None:  # a terminal event: the first one wins
-                row.status, row.ended_at = TERMINAL[kind], ns_to_datetime(occurred_ns(ev))
-            row.changed = True
-        new = [(eid, *r.new, *r.mutable()) for eid, r in rows.items() if r.new is not None]
-        if new:
-            cols = ("execution_id", "actor", "agent_type", "action", "requested_at", *_MUTABLE)
-            types = ("text", "text", "text", "text", "timestamptz", *_MUTABLE_TYPES)
-            await conn.execute(
-                f"INSERT INTO activity_executions ({', '.join(cols)}) SELECT * FROM unnest("
-                + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
-                + ") ON CONFLICT (execution_id) DO NOTHING",
-                *_columns(new, len(cols)),
+                )
+            got = await conn.fetch(_INSERT, *_columns(rows, 16))
+            inserted = {r["execution_id"] for r in got}
+        # Rows that existed before the batch: everything the batch did to them, in order (an id
+        # requested again in the batch is such a row when its insert found it there).
+        # The events before the request of a row the batch inserted found no row: they are dropped.
+        changes = {eid: ch for eid, ch in self.before.items() if eid not in inserted}
+        for eid, ch in self.after.items():
+            if eid not in inserted:
+                prior = changes.get(eid)
+                changes[eid] = ch if prior is None else _merge(prior, ch)
+        if not changes:
+            return
+        # Float sums of several terms are added onto the stored value here, in order.
+        several = [eid for eid, ch in changes.items() if len(ch.costs) > 1 or len(ch.proxy_costs) > 1]
+        stored = (
+            {
+                r["execution_id"]: (r["cost_usd"], r["proxy_cost_usd"])
+                for r in await conn.fetch(
+                    "SELECT execution_id, cost_usd, proxy_cost_usd FROM activity_executions "
+                    "WHERE execution_id = ANY($1::text[])",
+                    several,
+                )
+            }
+            if several
+            else {}
+        )
+        rows2 = []
+        for eid, ch in changes.items():
+            if eid in several and eid not in stored:
+                continue  # no row: the update would change nothing
+            base = stored.get(eid)
+            rows2.append(
+                (
+                    eid,
+                    ch.started,
+                    ch.started_at,
+                    ch.ended[0] if ch.ended else None,
+                    ch.ended[1] if ch.ended else None,
+                    ch.model_calls,
+                    ch.tokens_in,
+                    ch.tokens_out,
+                    *_cost(ch.costs, base[0] if base else None),
+                    ch.proxy_calls,
+                    ch.proxy_tokens_in,
+                    ch.proxy_tokens_out,
+                    *_cost(ch.proxy_costs, base[1] if base else None),
+                )
             )
-        changed = [(eid, *r.mutable()) for eid, r in rows.items() if r.new is None and r.changed]
-        if changed:
-            sets = ", ".join(f"{c} = u.{c}" for c in _MUTABLE)
-            keyed: tuple[str, ...] = ("text", *_MUTABLE_TYPES)
-            await conn.execute(
-                f"UPDATE activity_executions a SET {sets} FROM unnest("
-                + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(keyed))
-                + f") AS u(execution_id, {', '.join(_MUTABLE)}) WHERE a.execution_id = u.execution_id",
-                *_columns(changed, len(keyed)),
-            )
+        if rows2:
+            await conn.execute(_UPDATE, *_columns(rows2, 15))
+
+
+def _cost(terms: list[float], stored: float | None) -> tuple[float | None, bool]:
+    """(value, absolute) for a float column: the new value when the stored one is known, the one
+    term to add, or None when there is nothing to add."""
+    if stored is not None:
+        return _sum_in_order(stored, terms), True
+    return (terms[0] if terms else None), False
+
+
+def _merge(a: _Changes, b: _Changes) -> _Changes:
+    """`a` then `b`."""
+    return _Changes(
+        started_at=a.started_at or b.started_at,
+        started=a.started or b.started,
+        ended=a.ended or b.ended,
+        model_calls=a.model_calls + b.model_calls,
+        tokens_in=a.tokens_in + b.tokens_in,
+        tokens_out=a.tokens_out + b.tokens_out,
+        costs=a.costs + b.costs,
+        proxy_calls=a.proxy_calls + b.proxy_calls,
+        proxy_tokens_in=a.proxy_tokens_in + b.proxy_tokens_in,
+        proxy_tokens_out=a.proxy_tokens_out + b.proxy_tokens_out,
+        proxy_costs=a.proxy_costs + b.proxy_costs,
+    )
+
+
+_INSERT = """
+INSERT INTO activity_executions (execution_id, actor, agent_type, action, requested_at, status, started_at,
+  ended_at, model_calls, tokens_in, tokens_out, cost_usd, proxy_calls, proxy_tokens_in, proxy_tokens_out,
+  proxy_cost_usd)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+  $7::timestamptz[], $8::timestamptz[], $9::int[], $10::bigint[], $11::bigint[], $12::float8[], $13::int[],
+  $14::bigint[], $15::bigint[], $16::float8[])
+ON CONFLICT (execution_id) DO NOTHING
+RETURNING execution_id
+"""
+
+# The statements the events used to be, folded: a start sets started_at if unset and the status
+# to running unless ended; the first terminal event ends a row not ended yet; sums add up.
+_UPDATE = """
+UPDATE activity_executions a SET
+  status = CASE WHEN a.ended_at IS NOT NULL THEN a.status
+                WHEN u.end_status IS NOT NULL THEN u.end_status
+                WHEN u.started THEN 'running' ELSE a.status END,
+  started_at = coalesce(a.started_at, u.started_at),
+  ended_at = coalesce(a.ended_at, u.ended_at),
+  model_calls = a.model_calls + u.model_calls,
+  tokens_in = a.tokens_in + u.tokens_in,
+  tokens_out = a.tokens_out + u.tokens_out,
+  cost_usd = CASE WHEN u.cost_abs THEN u.cost ELSE coalesce(a.cost_usd + u.cost, a.cost_usd) END,
+  proxy_calls = a.proxy_calls + u.proxy_calls,
+  proxy_tokens_in = a.proxy_tokens_in + u.proxy_tokens_in,
+  proxy_tokens_out = a.proxy_tokens_out + u.proxy_tokens_out,
+  proxy_cost_usd = CASE WHEN u.proxy_cost_abs THEN u.proxy_cost
+                        ELSE coalesce(a.proxy_cost_usd + u.proxy_cost, a.proxy_cost_usd) END
+FROM unnest($1::text[], $2::bool[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::int[], $7::bigint[],
+  $8::bigint[], $9::float8[], $10::bool[], $11::int[], $12::bigint[], $13::bigint[], $14::float8[], $15::bool[])
+  AS u(execution_id, started, started_at, end_status, ended_at, model_calls, tokens_in, tokens_out, cost, cost_abs,
+       proxy_calls, proxy_tokens_in, proxy_tokens_out, proxy_cost, proxy_cost_abs)
+WHERE a.execution_id = u.execution_id
+"""
 
 
 def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
