@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,6 +158,8 @@ class _Patch:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    costs: list[float] = field(default_factory=list)  # the terms of cost_usd, in log order
+    cost_abs: bool = False  # cost_usd is the row's new value (not a term to add)
     tool_calls: int = 0
     cancel_set: bool = False  # CancellationRequested sets the cancel fields
     cancel_at: datetime | None = None
@@ -285,6 +287,7 @@ class _Batch:
             p.tokens_in += m.tokens_in
             p.tokens_out += m.tokens_out
             p.cost_usd += m.cost_usd
+            p.costs.append(m.cost_usd)
         elif kind == "attempt_failed":
             a = ev.attempt_failed
             cat = category_name(a.category)
@@ -400,6 +403,18 @@ class _Batch:
     async def _update(self, c: asyncpg.Connection) -> None:
         ids = list(self.patches)
         ps = [self.patches[x] for x in ids]
+        # Several costs of one execution are added onto the stored value in log order, as one
+        # event at a time would (float addition is not associative: a+(b+c) may differ).
+        several = [x for x, p in zip(ids, ps, strict=True) if len(p.costs) > 1]
+        if several:
+            for r in await c.fetch(
+                "SELECT execution_id, cost_usd FROM executions WHERE execution_id = ANY($1::text[])", several
+            ):
+                p = self.patches[r["execution_id"]]
+                total = r["cost_usd"]
+                for term in p.costs:
+                    total += term
+                p.cost_usd, p.cost_abs = total, True
 
         def col(name: str) -> list[object]:
             return [getattr(p, name) for p in ps]
@@ -417,7 +432,7 @@ class _Batch:
               error_attempt = CASE WHEN u.error_set THEN u.error_attempt ELSE e.error_attempt END,
               tokens_in = e.tokens_in + u.tokens_in,
               tokens_out = e.tokens_out + u.tokens_out,
-              cost_usd = e.cost_usd + u.cost_usd,
+              cost_usd = CASE WHEN u.cost_abs THEN u.cost_usd ELSE e.cost_usd + u.cost_usd END,
               tool_call_count = e.tool_call_count + u.tool_calls,
               cancel_requested_at = CASE WHEN u.cancel_set THEN u.cancel_at
                                          ELSE coalesce(e.cancel_requested_at, u.cancel_fb_at) END,
@@ -430,11 +445,11 @@ class _Batch:
             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
                         $7::bool[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::int[], $13::bigint[],
                         $14::bigint[], $15::float8[], $16::int[], $17::bool[], $18::timestamptz[], $19::text[],
-                        $20::text[], $21::timestamptz[], $22::text[], $23::text[], $24::text[])
+                        $20::text[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::bool[])
               AS u(execution_id, version, status, attempts, started_at, finished_at, output_set, output, error_set,
                    error_category, error_message, error_attempt, tokens_in, tokens_out, cost_usd, tool_calls,
                    cancel_set, cancel_at, cancel_by, cancel_reason, cancel_fb_at, cancel_fb_by, cancel_fb_reason,
-                   phases)
+                   phases, cost_abs)
             WHERE e.execution_id = u.execution_id
             """,
             ids,
@@ -461,6 +476,7 @@ class _Batch:
             col("cancel_fb_by"),
             col("cancel_fb_reason"),
             col("phases"),
+            col("cost_abs"),
         )
 
 

@@ -154,3 +154,30 @@ async def test_batched_equals_one_at_a_time_and_values_are_right(
     # The last write of each key per agent type, by log order.
     assert len(mem) <= 8 and all(v.startswith('"v') for v in mem.values())
     print(f"rebuild: {n2} events at {rate:,.0f} events/s (batch 1000)")
+
+
+async def test_float_sums_do_not_depend_on_batching(
+    eventlog: EventLog, database_url: str, pg, schema
+) -> None:
+    """Several model calls of one execution in one batch add their costs in log order onto the
+    stored value, as one event per batch would (float addition is not associative)."""
+    rng = random.Random(3)
+    flows = []
+    for i in range(12):
+        xid = f"f{i}"
+        evs = [_ev(xid, 0, execution_requested=x.ExecutionRequested(agent_type="PROBE", action="a"))]
+        for k in range(8):
+            cost = rng.choice([0.1, 0.2, 0.3, 1e-17, 1 / 3, 0.7]) * (k + 1)
+            m = x.ModelCallCompleted(step=k, tokens_in=1, tokens_out=1, cost_usd=cost, attempt=1)
+            evs.append(_ev(xid, k + 1, model_call_completed=m))
+        flows.append(evs)
+    for k in range(9):
+        for f in flows:
+            await eventlog.append(f[k])
+    proj = ExecutionsProjection(eventlog.prefix)
+    await rebuild(eventlog, database_url, proj, f"{schema}_1", batch_size=1)
+    for size in (5, 13, 1000):
+        await rebuild(eventlog, database_url, proj, f"{schema}_{size}", batch_size=size)
+        assert await diff(database_url, proj, f"{schema}_1", f"{schema}_{size}") == [], size
+    costs = await pg.fetch(f"SELECT cost_usd FROM {schema}_1.executions")
+    assert len(costs) == 12 and all(r["cost_usd"] > 0 for r in costs)
