@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -482,7 +483,7 @@ class _Puller:
         self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{log_.stream}.{consumer}"
         self.batch = batch
         self.expires_ns = int(expires_s * 1e9)
-        self.queue: asyncio.Queue[Msg | Exception] = asyncio.Queue()
+        self.queue = _Inbox()
         self.inbox = log_.nc.new_inbox()
         self.sub: Any = None
         self.outstanding = 0  # messages the current request may still deliver
@@ -532,6 +533,7 @@ class _Puller:
                     await self._request()
                 else:
                     if msgs:
+                        self.queue.put_back(item)  # raised after this batch is handed over
                         break
                     raise item
                 if len(msgs) >= self.batch:
@@ -546,10 +548,10 @@ class _Puller:
                 remaining = deadline - loop.time()
                 if remaining <= 0 or _ack_position(msgs[-1].reply)[1] == 0:
                     break
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), remaining)
-                except TimeoutError:
+                got = await self.queue.get_within(remaining)
+                if got is None:
                     break
+                item = got
             self.caught_up = _ack_position(msgs[-1].reply)[1] == 0
             if self.wanted is not None:
                 msgs = [m for m in msgs if self.wanted(m.subject)]
@@ -559,6 +561,45 @@ class _Puller:
 
 
 _REQUEST_AGAIN = RuntimeError("request again")
+
+
+class _Inbox:
+    """A FIFO of messages and signals from the subscription callback: a deque and one event, which
+    costs a fraction of an asyncio.Queue per message (this runs for every message read)."""
+
+    def __init__(self) -> None:
+        self.items: deque[Msg | Exception] = deque()
+        self.ready = asyncio.Event()
+
+    def put_nowait(self, item: Msg | Exception) -> None:
+        self.items.append(item)
+        self.ready.set()
+
+    def put_back(self, item: Msg | Exception) -> None:
+        self.items.appendleft(item)
+        self.ready.set()
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def get_nowait(self) -> Msg | Exception:
+        return self.items.popleft()
+
+    async def get(self) -> Msg | Exception:
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        return self.items.popleft()
+
+    async def get_within(self, timeout: float) -> Msg | Exception | None:
+        """The next item, or None if none arrives within `timeout` seconds."""
+        if not self.items:
+            self.ready.clear()
+            try:
+                await asyncio.wait_for(self.ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self.items.popleft() if self.items else None
 
 
 def _stored_from(msg: Msg) -> StoredEvent:
