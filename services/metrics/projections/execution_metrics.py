@@ -92,10 +92,11 @@ EXECUTION_TYPES = (
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows -> one list per column, the shape `unnest($1::t[], $2::t[], ...)` takes."""
-    cols: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    if not cols:
+        return [[] for _ in range(width)]
+    if len(cols) != width:
+        raise ValueError(f"rows of {len(cols)} values, expected {width}")
     return cols
 
 

@@ -486,7 +486,12 @@ _QUEUED = ("QUEUED", 0, None, None, None, None, None, None, 0, 0, 0.0, 0, None, 
 
 def _columns(rows: list[tuple[object, ...]], n: int) -> list[list[object]]:
     """Rows -> one list per column (for unnest)."""
-    return [[r[i] for r in rows] for i in range(n)]
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    if not cols:
+        return [[] for _ in range(n)]
+    if len(cols) != n:
+        raise ValueError(f"rows of {len(cols)} values, expected {n}")
+    return cols
 
 
 async def _agent_registered(c: asyncpg.Connection, seq: int, ev: envelope_pb2.Event) -> None:

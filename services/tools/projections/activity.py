@@ -270,7 +270,12 @@ WHERE a.execution_id = u.execution_id
 
 def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     """Rows as `width` column lists (for unnest)."""
-    return [[r[i] for r in rows] for i in range(width)]
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    if not cols:
+        return [[] for _ in range(width)]
+    if len(cols) != width:
+        raise ValueError(f"rows of {len(cols)} values, expected {width}")
+    return cols
 
 
 class ActivityProjection(Projection):

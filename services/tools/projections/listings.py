@@ -180,8 +180,9 @@ class ListingsProjection(Projection):
 
 def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
     """Rows as `width` column lists (for unnest)."""
-    cols: list[list[object]] = [[] for _ in range(width)]
-    for row in rows:
-        for i, v in enumerate(row):
-            cols[i].append(v)
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    if not cols:
+        return [[] for _ in range(width)]
+    if len(cols) != width:
+        raise ValueError(f"rows of {len(cols)} values, expected {width}")
     return cols
