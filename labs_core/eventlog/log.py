@@ -388,7 +388,9 @@ class _Source:
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self.start,
             ack_policy=api.AckPolicy.NONE,
-            inactive_threshold=30.0,
+            # A source is not pulled while its buffered events wait for the other sources'
+            # earlier ones (a long stretch of the log): the server must not drop it meanwhile.
+            inactive_threshold=3600.0,
             mem_storage=True,
             filter_subject=self.subject,
         )
