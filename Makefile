@@ -29,7 +29,7 @@ help:
 	@echo "make proto-baseline  accept the current contracts as the compatibility baseline"
 	@echo "make clean        remove caches and build output (never .venv nor .data)"
 	@echo "make clean-data   remove .data (the local stack's database, event log and logs)"
-	@echo "make bench        the benchmark (< 10 min): own stack on free ports, Celery peer; bench/results/<date>.json"
+	@echo "make bench        the benchmark (< 10 min): own stack on free ports, Celery and LiteLLM peers; bench/results/<date>.json"
 	@echo "make bench-quick  the same table on smaller N (< 90 s)"
 
 $(PY):
@@ -109,7 +109,23 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -qq -e '.[dev,bench]'
 	@touch $@
 
-bench-deps: $(BENCH_STAMP)
+# The LiteLLM proxy, the llm proxy's peer in `make bench` (issue 8): a throwaway venv, never a
+# project dependency. Installed once per version (stamp); a failed install is recorded in
+# $(LITELLM_VENV)/install-failed.txt (not retried: rm -rf $(LITELLM_VENV) to retry) and the
+# benchmark reports the peer as skipped with that reason.
+LITELLM_VENV := .venv-litellm
+LITELLM_VERSION := 1.106.2
+LITELLM_STAMP := $(LITELLM_VENV)/.stamp-$(LITELLM_VERSION)
+$(LITELLM_STAMP): | $(PY)
+	@rm -rf $(LITELLM_VENV) && mkdir -p $(LITELLM_VENV)
+	@echo "installing litellm[proxy]==$(LITELLM_VERSION) into $(LITELLM_VENV) (benchmark peer only, once)"
+	@{ $(PYTHON) -m venv $(LITELLM_VENV) && $(LITELLM_VENV)/bin/python -m pip install -qq \
+		'litellm[proxy]==$(LITELLM_VERSION)'; } > $(LITELLM_VENV)/install.log 2>&1 \
+		|| { tail -n 5 $(LITELLM_VENV)/install.log > $(LITELLM_VENV)/install-failed.txt; \
+		echo "litellm[proxy] did not install (see $(LITELLM_VENV)/install.log): the LiteLLM peer will be skipped" >&2; }
+	@touch $@
+
+bench-deps: $(BENCH_STAMP) $(LITELLM_STAMP)
 	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
 		|| echo "redis-server not found and not installable here: the Celery peer will be skipped" >&2; }

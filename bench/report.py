@@ -48,6 +48,9 @@ def ratios(out: dict[str, Any]) -> dict[str, Any]:
     rb = _get(out, "rebuild", "all", "events_per_s", default=0)
     if rb and js:
         r["rebuild_events_per_s_over_raw_jetstream"] = rb / js
+    lite = _get(out, "components_standalone", "llm", "litellm_peer", "c1", "litellm_over_llm")
+    if lite:
+        r["litellm_added_p50_over_llm_added_p50_c1"] = lite
     return r
 
 
@@ -85,6 +88,16 @@ def aims(out: dict[str, Any]) -> list[dict[str, Any]]:
         ("runtime schema bytes per execution", _get(best, "pg_bytes_per_execution", "runtime"), "<", 2048.0),
         ("rebuild events/s (all read models)", _get(out, "rebuild", "all", "events_per_s"), ">", 50_000.0),
     ]
+    peer = _get(out, "components_standalone", "llm", "litellm_peer")
+    if peer is not None:  # results from before the peer was part of the run have no row
+        rows.append(
+            (
+                "[issue 8] LiteLLM added p50 over our llm proxy's (c=1)",
+                _get(peer, "c1", "litellm_over_llm"),
+                ">=",
+                10.0,
+            )
+        )
     res = []
     for name, value, op, target in rows:
         met = None
@@ -108,6 +121,32 @@ def _f(v: Any, nd: int = 1) -> str:
     if isinstance(v, float):
         return f"{v:,.{nd}f}"
     return str(v)
+
+
+def llm_line(llm: dict[str, Any]) -> str:
+    """The llm proxy's added p50 over direct, and LiteLLM's in the same run (or why not)."""
+    if "result" not in llm:
+        return f"[issue 8] llm proxy: {llm.get('error') or llm.get('skipped')}"
+    peer = llm.get("litellm_peer", {})
+    parts = []
+    for conc, rows in llm["result"].items():
+        if not isinstance(rows, dict) or "llm" not in rows:
+            continue
+        text = f"{conc.replace('c', 'c=')} {rows['llm']['added_p50_ms']:+.2f} ms ({_f(rows['llm']['rps'], 0)} req/s)"
+        cmp = peer.get(conc)
+        if cmp:
+            x = cmp["litellm_over_llm"]
+            text += (
+                f" vs LiteLLM {cmp['litellm_added_p50_ms']:+.2f} ms ({_f(cmp['litellm_rps'], 0)} req/s)"
+                f" = {_f(x) + 'x' if x is not None else '-'}"
+            )
+        parts.append(text)
+    line = "[issue 8] llm proxy added p50 over direct: " + "; ".join(parts)
+    if "skipped" in peer:
+        line += f"\n  LiteLLM peer skipped: {peer['skipped']}"
+    elif peer.get("version"):
+        line += f" (LiteLLM {peer['version']}, same run)"
+    return line
 
 
 def table(out: dict[str, Any]) -> str:
@@ -200,6 +239,9 @@ def table(out: dict[str, Any]) -> str:
                 f"{_f(m['get_metrics_30d_ms']['p50'], 2)}/{_f(m['get_metrics_30d_ms']['p99'], 2)} ms, "
                 f"24h p50 {_f(m['get_metrics_24h_ms']['p50'], 2)} ms"
             )
+    llm = _get(out, "components_standalone", "llm", default={})
+    if llm:
+        lines.append(llm_line(llm))
     cold = _get(out, "cold_start", default={})
     if cold:
         lines.append(
