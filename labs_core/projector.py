@@ -60,6 +60,7 @@ class Projector:
         projection: Projection,
         *,
         batch_size: int = 500,
+        catch_up_batch_size: int = 5000,
         standby_poll_s: float = 1.0,
     ) -> None:
         self.log = eventlog
@@ -67,6 +68,7 @@ class Projector:
         self.schema = check_schema_name(schema)
         self.projection = projection
         self.batch_size = batch_size
+        self.catch_up_batch_size = catch_up_batch_size
         self.standby_poll_s = standby_poll_s
         self.checkpoint = 0
         self.active = False
@@ -110,6 +112,14 @@ class Projector:
         await self._set_checkpoint(await self._read_checkpoint(conn))
         telemetry.track_projector(self)
         log.info("projection %s active from sequence %d", self.projection.name, self.checkpoint + 1)
+        # Catch up to the log's head in large batches, reading only the projection's subjects;
+        # then follow it.
+        head = await self.log.last_sequence()
+        if head > self.checkpoint:
+            async for batch in self.log.replay(
+                self.projection.subjects, self.checkpoint + 1, until=head, batch_size=self.catch_up_batch_size
+            ):
+                await self.apply_batch(conn, batch)
         async for batch in self.log.subscribe(
             self.projection.subjects, self.checkpoint + 1, batch_size=self.batch_size
         ):

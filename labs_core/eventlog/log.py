@@ -9,7 +9,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -256,7 +256,7 @@ class EventLog:
         batch_size: int = 500,
         idle_wait_s: float = 5.0,
         catch_up_wait_s: float = 0.005,
-    ) -> AsyncIterator[list[StoredEvent]]:
+    ) -> AsyncGenerator[list[StoredEvent], None]:
         """Events on `subjects` from `from_sequence` on, in order, as batches.
 
         An ephemeral pull consumer (no acks, in memory, removed when idle) delivers to one inbox
@@ -302,7 +302,7 @@ class EventLog:
         *,
         until: int | None = None,
         batch_size: int = 5000,
-    ) -> AsyncIterator[list[StoredEvent]]:
+    ) -> AsyncGenerator[list[StoredEvent], None]:
         """The events on `subjects` from `from_sequence` up to `until` (default: the stream's last
         sequence now), in order, as batches of up to `batch_size`; ends there.
 
@@ -596,11 +596,14 @@ class _Inbox:
     async def get_within(self, timeout: float) -> Msg | Exception | None:
         """The next item, or None if none arrives within `timeout` seconds."""
         if not self.items:
+            # A timer that sets the event, not asyncio.wait_for: on Python 3.11 wait_for can
+            # swallow a cancellation that races with the wait's end, and the reader runs on.
             self.ready.clear()
+            timer = asyncio.get_running_loop().call_later(timeout, self.ready.set)
             try:
-                await asyncio.wait_for(self.ready.wait(), timeout)
-            except TimeoutError:
-                return None
+                await self.ready.wait()
+            finally:
+                timer.cancel()
         return self.items.popleft() if self.items else None
 
 
