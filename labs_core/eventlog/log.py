@@ -284,6 +284,7 @@ class EventLog:
             puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted)
             await puller.start()
             try:
+                _raise_if_cancel_was_swallowed()
                 async for batch in puller.batches(catch_up_wait_s):
                     next_seq = batch[-1].sequence + 1
                     yield batch
@@ -396,6 +397,7 @@ class _Source:
         )
         info = await self.log.js.add_consumer(self.log.stream, cfg)
         self.name = info.name
+        _raise_if_cancel_was_swallowed()
         if not info.num_pending:
             self.done = True
             return
@@ -459,6 +461,19 @@ def _matches(f: list[str], tokens: list[str]) -> bool:
         if i >= len(tokens) or (ft != "*" and ft != tokens[i]):
             return False
     return len(tokens) == len(f)
+
+
+def _raise_if_cancel_was_swallowed() -> None:
+    """Re-raise a cancellation an awaited call swallowed.
+
+    nats-py's JetStream API calls await `asyncio.wait_for`, which on Python 3.11 can swallow a
+    cancellation that arrives as the reply does; the subscription would then create its next
+    consumer and wait for events forever while its owner waits for it to end. The task still
+    counts the request (`cancelling()`), so it is raised here, before waiting on anything.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class _ConsumerGone(Exception):

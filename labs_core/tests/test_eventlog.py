@@ -199,3 +199,25 @@ async def test_the_stream_is_compressed_and_an_uncompressed_one_is_brought_to_it
     assert [e.event.aggregate_id for e in await eventlog.read_aggregate("listing", "l-old")] == ["l-old"]
     off = await eventlog.ensure_stream(compression="none")
     assert off.config.compression == api.StoreCompression.NONE
+
+
+async def test_a_subscription_ends_when_its_tasks_cancellation_was_swallowed(eventlog: EventLog) -> None:
+    """On Python 3.11 an awaited asyncio.wait_for (inside nats-py's API calls) can swallow a
+    cancellation; the subscription must still end instead of waiting for events forever."""
+    entered = asyncio.Event()
+
+    async def owner() -> None:
+        try:
+            entered.set()
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass  # swallowed, as wait_for may do; the task still counts the request
+        async for _ in eventlog.subscribe([f"{eventlog.prefix}.listing.>"], 1):
+            pass
+
+    task = asyncio.create_task(owner())
+    await entered.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done, "the subscription kept waiting after its task was cancelled"
+    assert task.cancelled()
