@@ -256,6 +256,7 @@ class EventLog:
         batch_size: int = 500,
         idle_wait_s: float = 5.0,
         catch_up_wait_s: float = 0.005,
+        linger_s: float = 0.0,
     ) -> AsyncGenerator[list[StoredEvent], None]:
         """Events on `subjects` from `from_sequence` on, in order, as batches.
 
@@ -263,8 +264,10 @@ class EventLog:
         whose callback only queues; pull requests ask for `batch_size` at a time and a new one
         goes out as soon as the previous is used up. A batch is what has arrived, up to
         `batch_size`; while the consumer reports more pending (catching up) it waits up to
-        `catch_up_wait_s` to fill it, live events are handed over at once. If the server drops
-        the consumer (restart, inactivity) it is created again from the next sequence.
+        `catch_up_wait_s` to fill it, live events are handed over at once — or, with `linger_s`,
+        once `linger_s` has passed since the batch's first event (for readers nobody waits on: a
+        few events per transaction cost far more than one batch a little later). If the server
+        drops the consumer (restart, inactivity) it is created again from the next sequence.
         """
         next_seq = max(1, from_sequence)
         while True:
@@ -285,7 +288,7 @@ class EventLog:
             await puller.start()
             try:
                 _raise_if_cancel_was_swallowed()
-                async for batch in puller.batches(catch_up_wait_s):
+                async for batch in puller.batches(catch_up_wait_s, linger_s):
                     next_seq = batch[-1].sequence + 1
                     yield batch
             except _ConsumerGone as e:
@@ -534,12 +537,16 @@ class _Puller:
         else:  # the consumer was deleted (or is unusable): recreate it
             self.queue.put_nowait(_ConsumerGone(f"{status} {desc}"))
 
-    async def batches(self, catch_up_wait_s: float) -> AsyncGenerator[list[StoredEvent], None]:
+    async def batches(
+        self, catch_up_wait_s: float, linger_s: float = 0.0
+    ) -> AsyncGenerator[list[StoredEvent], None]:
         loop = asyncio.get_running_loop()
         while True:
             item = await self.queue.get()
             msgs: list[Msg] = []
-            deadline = loop.time() + catch_up_wait_s
+            first = loop.time()
+            deadline = first + catch_up_wait_s
+            lingered = first + linger_s
             while True:
                 if isinstance(item, Msg):
                     msgs.append(item)
@@ -562,8 +569,9 @@ class _Puller:
                     item = await self.queue.get()
                     continue
                 # Caught up (nothing pending) or waited long enough: hand the batch over.
-                remaining = deadline - loop.time()
-                if remaining <= 0 or _ack_position(msgs[-1].reply)[1] == 0:
+                caught_up = _ack_position(msgs[-1].reply)[1] == 0
+                remaining = (lingered if caught_up else max(deadline, lingered)) - loop.time()
+                if remaining <= 0:
                     break
                 got = await self.queue.get_within(remaining)
                 if got is None:

@@ -221,3 +221,30 @@ async def test_a_subscription_ends_when_its_tasks_cancellation_was_swallowed(eve
     done, _ = await asyncio.wait({task}, timeout=5)
     assert done, "the subscription kept waiting after its task was cancelled"
     assert task.cancelled()
+
+
+async def _first_live_batches(eventlog: EventLog, linger_s: float) -> list[list[int]]:
+    """Batches a live subscription hands over while 6 events arrive 10 ms apart."""
+    got: list[list[int]] = []
+    start = await eventlog.last_sequence() + 1
+
+    async def read() -> None:
+        async for batch in eventlog.subscribe([f"{eventlog.prefix}.listing.>"], start, linger_s=linger_s):
+            got.append([e.sequence for e in batch])
+            if sum(map(len, got)) >= 6:
+                return
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.2)  # the consumer is live and caught up
+    for i in range(6):
+        await eventlog.append(created(f"lg-{linger_s}-{i}"))
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(reader, 5)
+    return got
+
+
+async def test_a_live_batch_lingers_only_when_asked(eventlog: EventLog) -> None:
+    at_once = await _first_live_batches(eventlog, 0.0)
+    assert len(at_once) >= 4  # each event handed over as it comes (the machine may pair a few)
+    lingering = await _first_live_batches(eventlog, 0.5)
+    assert len(lingering) == 1 and len(lingering[0]) == 6  # all six within the first's 0.5 s

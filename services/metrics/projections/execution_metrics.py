@@ -106,6 +106,10 @@ class ExecutionMetrics(Projection):
 
     name = "metrics.execution_rollups"
     migrations = MIGRATIONS
+    # Nobody waits on the rollups (they are read per minute bucket): a live batch waits up to
+    # 50 ms for more events, which at 50 executions/s folds ~12 events per transaction instead
+    # of one or two.
+    linger_s = 0.05
     tables = {
         "executions": ["execution_id"],
         "agent_rollups": ["grain_s", "bucket", "agent_type"],
