@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from labs_core import telemetry
-from labs_core.eventlog import EventLog, StoredEvent
+from labs_core.eventlog import EventLog, Hurry, StoredEvent
 from labs_core.migrations import check_schema_name, migrate
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ class Projector:
         self.checkpoint = 0
         self.active = False
         self._advanced = asyncio.Condition()
+        #: Told by `wait_for` what it waits for: a lingering live batch holding it is handed over.
+        self._hurry = Hurry()
         self._conn: asyncpg.Connection | None = None
         self._search_path_set: asyncpg.Connection | None = None
         self._stopped = False
@@ -129,6 +131,7 @@ class Projector:
             self.checkpoint + 1,
             batch_size=self.batch_size,
             linger_s=self.projection.linger_s,
+            hurry=self._hurry,
         ):
             await self.apply_batch(conn, batch)
 
@@ -164,6 +167,7 @@ class Projector:
         """Wait until the projection has applied `sequence`; False on timeout."""
         if self.checkpoint >= sequence:
             return True
+        self._hurry.want(sequence)
         try:
             async with asyncio.timeout(timeout), self._advanced:
                 await self._advanced.wait_for(lambda: self.checkpoint >= sequence)

@@ -257,6 +257,7 @@ class EventLog:
         idle_wait_s: float = 5.0,
         catch_up_wait_s: float = 0.005,
         linger_s: float = 0.0,
+        hurry: Hurry | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
         """Events on `subjects` from `from_sequence` on, in order, as batches.
 
@@ -266,7 +267,8 @@ class EventLog:
         `batch_size`; while the consumer reports more pending (catching up) it waits up to
         `catch_up_wait_s` to fill it, live events are handed over at once — or, with `linger_s`,
         once `linger_s` has passed since the batch's first event (for readers nobody waits on: a
-        few events per transaction cost far more than one batch a little later). If the server
+        few events per transaction cost far more than one batch a little later), or as soon as
+        `hurry` is set (somebody waits for them). If the server
         drops the consumer (restart, inactivity) it is created again from the next sequence.
         """
         next_seq = max(1, from_sequence)
@@ -284,7 +286,7 @@ class EventLog:
             cfg.filter_subject = subjects[0] if len(subjects) == 1 else f"{self.prefix}.>"
             wanted = None if len(subjects) == 1 else SubjectMatcher(subjects)
             info = await self.js.add_consumer(self.stream, cfg)
-            puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted)
+            puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted, hurry)
             await puller.start()
             try:
                 _raise_if_cancel_was_swallowed()
@@ -479,6 +481,25 @@ def _raise_if_cancel_was_swallowed() -> None:
         raise asyncio.CancelledError
 
 
+class Hurry:
+    """Cuts a subscription's linger short: somebody waits for an event it may be holding back.
+
+    `want(sequence)` records the highest sequence waited for and wakes the subscriptions that
+    use it; a lingering batch that starts at or below it is handed over at once. Batches after
+    it linger again.
+    """
+
+    def __init__(self) -> None:
+        self.wanted = 0
+        self._inboxes: set[_Inbox] = set()
+
+    def want(self, sequence: int) -> None:
+        if sequence > self.wanted:
+            self.wanted = sequence
+            for inbox in self._inboxes:
+                inbox.ready.set()
+
+
 class _ConsumerGone(Exception):
     """The pull consumer no longer exists (or its stream is gone)."""
 
@@ -496,10 +517,17 @@ class _Puller:
     """Pull requests and a queueing inbox for one consumer (cheaper than a per-message await)."""
 
     def __init__(
-        self, log_: EventLog, consumer: str, batch: int, expires_s: float, wanted: SubjectMatcher | None
+        self,
+        log_: EventLog,
+        consumer: str,
+        batch: int,
+        expires_s: float,
+        wanted: SubjectMatcher | None,
+        hurry: Hurry | None = None,
     ) -> None:
         self.log = log_
         self.wanted = wanted
+        self.hurry = hurry
         self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{log_.stream}.{consumer}"
         self.batch = batch
         self.expires_ns = int(expires_s * 1e9)
@@ -510,10 +538,14 @@ class _Puller:
         self.caught_up = False  # the last batch handed over ended with nothing pending
 
     async def start(self) -> None:
+        if self.hurry is not None:
+            self.hurry._inboxes.add(self.queue)
         self.sub = await self.log.nc.subscribe(self.inbox, cb=self._on_msg)
         await self._request()
 
     async def stop(self) -> None:
+        if self.hurry is not None:
+            self.hurry._inboxes.discard(self.queue)
         if self.sub is not None:
             with contextlib.suppress(Exception):
                 await self.sub.unsubscribe()
@@ -570,6 +602,8 @@ class _Puller:
                     continue
                 # Caught up (nothing pending) or waited long enough: hand the batch over.
                 caught_up = _ack_position(msgs[-1].reply)[1] == 0
+                if self.hurry is not None and self.hurry.wanted >= _ack_position(msgs[0].reply)[0]:
+                    lingered = first
                 remaining = (lingered if caught_up else max(deadline, lingered)) - loop.time()
                 if remaining <= 0:
                     break

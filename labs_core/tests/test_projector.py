@@ -136,3 +136,29 @@ async def test_second_instance_stays_standby(eventlog: EventLog, database_url: s
     finally:
         ta.cancel()
         tb.cancel()
+
+
+async def test_a_lingering_projection_batches_but_a_waiter_does_not_wait_for_the_linger(
+    eventlog: EventLog, database_url: str, pg, schema: str
+) -> None:
+    proj = ListingTitles(eventlog.prefix)
+    proj.linger_s = 3.0
+    await migrate(pg, schema, proj.migrations)
+    projector = Projector(eventlog, database_url, schema, proj)
+    task = asyncio.create_task(projector.run())
+    try:
+        first = await eventlog.append(created("lg0", "Stool", 100))
+        assert await projector.wait_for(first.sequence, timeout=10)  # the projector is live now
+        # Nobody waits: events within the linger are held back and applied in one batch.
+        seqs = [(await eventlog.append(created(f"lg{i}", "Stool", 100))).sequence for i in (1, 2, 3)]
+        await asyncio.sleep(0.5)
+        assert projector.checkpoint == first.sequence
+        # A waiter (read-your-writes) has the held batch handed over at once.
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert await projector.wait_for(seqs[-1], timeout=2.0)
+        assert loop.time() - t0 < 1.0
+        n = await pg.fetchval(f'SELECT count(*) FROM "{schema}".listings')
+        assert n == 4
+    finally:
+        task.cancel()

@@ -289,6 +289,10 @@ class ActivityProjection(Projection):
         "notifications": ["id"],
     }
     migrations = MIGRATIONS
+    # Only the collection and notification tools wait on this projection (read-your-writes), and
+    # their wait hands a lingering batch over at once (Projector.wait_for); otherwise a live batch
+    # waits up to 50 ms for more events: a few transactions per second instead of one per event.
+    linger_s = 0.05
 
     def __init__(self, prefix: str, schema: str = "tools") -> None:
         self.subjects = activity_subjects(prefix)
