@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,16 @@ class Projection(abc.ABC):
     #: waits on (read-your-writes); a read model only queried later (rollups, dashboards) saves
     #: most of its transactions at moderate rates by lingering a few tens of milliseconds.
     linger_s: float = 0.0
+    #: Event types (the subject's last token) that end a linger at once: those whose effect a
+    #: reader polls for (an execution's terminal status). Empty: every event may linger.
+    urgent_types: frozenset[str] = frozenset()
+
+    def urgent(self) -> Callable[[str], bool] | None:
+        """The subscription's test for an urgent subject (None: no such events)."""
+        types = self.urgent_types
+        if not types:
+            return None
+        return lambda subject: subject[subject.rfind(".") + 1 :] in types
 
     @abc.abstractmethod
     async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
@@ -132,6 +142,7 @@ class Projector:
             batch_size=self.batch_size,
             linger_s=self.projection.linger_s,
             hurry=self._hurry,
+            urgent=self.projection.urgent(),
         ):
             await self.apply_batch(conn, batch)
 

@@ -9,7 +9,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -258,6 +258,7 @@ class EventLog:
         catch_up_wait_s: float = 0.005,
         linger_s: float = 0.0,
         hurry: Hurry | None = None,
+        urgent: Callable[[str], bool] | None = None,
     ) -> AsyncGenerator[list[StoredEvent], None]:
         """Events on `subjects` from `from_sequence` on, in order, as batches.
 
@@ -268,7 +269,8 @@ class EventLog:
         `catch_up_wait_s` to fill it, live events are handed over at once — or, with `linger_s`,
         once `linger_s` has passed since the batch's first event (for readers nobody waits on: a
         few events per transaction cost far more than one batch a little later), or as soon as
-        `hurry` is set (somebody waits for them). If the server
+        `hurry` says somebody waits for one of them, or one of them is `urgent(subject)`. If the
+        server
         drops the consumer (restart, inactivity) it is created again from the next sequence.
         """
         next_seq = max(1, from_sequence)
@@ -286,7 +288,7 @@ class EventLog:
             cfg.filter_subject = subjects[0] if len(subjects) == 1 else f"{self.prefix}.>"
             wanted = None if len(subjects) == 1 else SubjectMatcher(subjects)
             info = await self.js.add_consumer(self.stream, cfg)
-            puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted, hurry)
+            puller = _Puller(self, info.name, batch_size, idle_wait_s, wanted, hurry, urgent)
             await puller.start()
             try:
                 _raise_if_cancel_was_swallowed()
@@ -524,10 +526,12 @@ class _Puller:
         expires_s: float,
         wanted: SubjectMatcher | None,
         hurry: Hurry | None = None,
+        urgent: Callable[[str], bool] | None = None,
     ) -> None:
         self.log = log_
         self.wanted = wanted
         self.hurry = hurry
+        self.urgent = urgent
         self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{log_.stream}.{consumer}"
         self.batch = batch
         self.expires_ns = int(expires_s * 1e9)
@@ -582,6 +586,8 @@ class _Puller:
             while True:
                 if isinstance(item, Msg):
                     msgs.append(item)
+                    if self.urgent is not None and self.urgent(item.subject):
+                        lingered = first
                     self.outstanding -= 1
                     if self.outstanding <= 0:
                         await self._request()

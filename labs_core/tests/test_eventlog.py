@@ -248,3 +248,31 @@ async def test_a_live_batch_lingers_only_when_asked(eventlog: EventLog) -> None:
     assert len(at_once) >= 4  # each event handed over as it comes (the machine may pair a few)
     lingering = await _first_live_batches(eventlog, 0.5)
     assert len(lingering) == 1 and len(lingering[0]) == 6  # all six within the first's 0.5 s
+
+
+async def test_an_urgent_event_ends_the_linger(eventlog: EventLog) -> None:
+    start = await eventlog.last_sequence() + 1
+    handed: list[tuple[float, list[str]]] = []
+    loop = asyncio.get_running_loop()
+
+    async def read() -> None:
+        async for batch in eventlog.subscribe(
+            [f"{eventlog.prefix}.listing.>"],
+            start,
+            linger_s=2.0,
+            urgent=lambda subject: subject.endswith(".price_changed"),
+        ):
+            handed.append((loop.time(), [e.event.WhichOneof("payload") for e in batch]))
+            return
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.2)
+    t0 = loop.time()
+    await eventlog.append(created("u1"))
+    await eventlog.append(created("u2"))
+    await asyncio.sleep(0.05)
+    await eventlog.append(price("u1", 1000, 900))
+    await asyncio.wait_for(reader, 5)
+    at, kinds = handed[0]
+    assert kinds == ["listing_created", "listing_created", "listing_price_changed"]
+    assert at - t0 < 1.0  # not the 2 s linger

@@ -54,6 +54,23 @@ class ExecutionsProjection(Projection):
         "agent_memory": ["agent_type", "key"],
     }
     migrations = MIGRATIONS
+    # Clients poll an execution's status: a request, a retry, a cancellation and every outcome are
+    # applied at once. The steps in between (started, tool and model calls, metrics, memory)
+    # may wait up to 20 ms for the rest of the attempt, which usually ends the batch with its
+    # terminal event: about two transactions per execution instead of seven. Read-your-writes
+    # waits (Projector.wait_for) never wait for the linger.
+    linger_s = 0.02
+    urgent_types = frozenset(
+        {
+            "requested",
+            "attempt_failed",
+            "cancellation_requested",
+            "completed",
+            "failed",
+            "timed_out",
+            "cancelled",
+        }
+    )
 
     def __init__(self, prefix: str) -> None:
         self.subjects = [f"{prefix}.execution.>", f"{prefix}.agent.>"]
