@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from deploy.local.config import ROOT
+
 #: The venv `make bench-deps` installs `litellm[proxy]` into (never a project dependency).
 LITELLM_VENV = ROOT / ".venv-litellm"
 

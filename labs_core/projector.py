@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,25 @@ class Projector:
     def stop(self) -> None:
         """Ask `run` to end after its current batch."""
         self._stopped = True
+
+
+def unnest_columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows -> one list per column, the shape `unnest($1::t[], $2::t[], ...)` takes (projections
+    write a batch set-wise with it)."""
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    if not cols:
+        return [[] for _ in range(width)]
+    if len(cols) != width:
+        raise ValueError(f"rows of {len(cols)} values, expected {width}")
+    return cols
+
+
+def sum_in_order(start: float, terms: Iterable[float]) -> float:
+    """`start` plus each term in turn: float addition is not associative, so a projection that
+    folds a batch adds its terms in log order, as one event at a time would have."""
+    for t in terms:
+        start += t
+    return start
 
 
 @dataclass(frozen=True)

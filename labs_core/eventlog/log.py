@@ -270,8 +270,7 @@ class EventLog:
         once `linger_s` has passed since the batch's first event (for readers nobody waits on: a
         few events per transaction cost far more than one batch a little later), or as soon as
         `hurry` says somebody waits for one of them, or one of them is `urgent(subject)`. If the
-        server
-        drops the consumer (restart, inactivity) it is created again from the next sequence.
+        server drops the consumer (restart, inactivity) it is created again from the next sequence.
         """
         next_seq = max(1, from_sequence)
         while True:
@@ -442,8 +441,7 @@ class SubjectMatcher:
     """
 
     def __init__(self, filters: Sequence[str]) -> None:
-        self.filters = [f.split(".") for f in filters]
-        self._match = re.compile("|".join(_filter_pattern(f) for f in self.filters)).fullmatch
+        self._match = re.compile("|".join(_filter_pattern(f.split(".")) for f in filters)).fullmatch
 
     def __call__(self, subject: str) -> bool:
         return self._match(subject) is not None
@@ -459,15 +457,6 @@ def _filter_pattern(f: list[str]) -> str:
         else:
             out.append(re.escape(ft))
     return "(?:" + r"\.".join(out) + ")"
-
-
-def _matches(f: list[str], tokens: list[str]) -> bool:
-    for i, ft in enumerate(f):
-        if ft == ">":
-            return len(tokens) > i
-        if i >= len(tokens) or (ft != "*" and ft != tokens[i]):
-            return False
-    return len(tokens) == len(f)
 
 
 def _raise_if_cancel_was_swallowed() -> None:
@@ -494,6 +483,12 @@ class Hurry:
     def __init__(self) -> None:
         self.wanted = 0
         self._inboxes: set[_Inbox] = set()
+
+    def attach(self, inbox: _Inbox) -> None:
+        self._inboxes.add(inbox)
+
+    def detach(self, inbox: _Inbox) -> None:
+        self._inboxes.discard(inbox)
 
     def want(self, sequence: int) -> None:
         if sequence > self.wanted:
@@ -543,13 +538,13 @@ class _Puller:
 
     async def start(self) -> None:
         if self.hurry is not None:
-            self.hurry._inboxes.add(self.queue)
+            self.hurry.attach(self.queue)
         self.sub = await self.log.nc.subscribe(self.inbox, cb=self._on_msg)
         await self._request()
 
     async def stop(self) -> None:
         if self.hurry is not None:
-            self.hurry._inboxes.discard(self.queue)
+            self.hurry.detach(self.queue)
         if self.sub is not None:
             with contextlib.suppress(Exception):
                 await self.sub.unsubscribe()
@@ -608,7 +603,12 @@ class _Puller:
                     continue
                 # Caught up (nothing pending) or waited long enough: hand the batch over.
                 caught_up = _ack_position(msgs[-1].reply)[1] == 0
-                if self.hurry is not None and self.hurry.wanted >= _ack_position(msgs[0].reply)[0]:
+                # (the first event's sequence is parsed only while the batch still lingers)
+                if (
+                    self.hurry is not None
+                    and lingered > first
+                    and self.hurry.wanted >= _ack_position(msgs[0].reply)[0]
+                ):
                     lingered = first
                 remaining = (lingered if caught_up else max(deadline, lingered)) - loop.time()
                 if remaining <= 0:

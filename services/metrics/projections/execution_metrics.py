@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
 from labs_core.eventlog import StoredEvent
-from labs_core.projector import Projection
+from labs_core.projector import Projection, unnest_columns
 from services.metrics.domain.facts import Fact, FinalStatus
 from services.metrics.domain.rollups import ExecutionState, RollupBatch
 from services.metrics.mapper import LLM_CALL, to_fact
@@ -90,16 +89,6 @@ EXECUTION_TYPES = (
 )
 
 
-def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows -> one list per column, the shape `unnest($1::t[], $2::t[], ...)` takes."""
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    if not cols:
-        return [[] for _ in range(width)]
-    if len(cols) != width:
-        raise ValueError(f"rows of {len(cols)} values, expected {width}")
-    return cols
-
-
 class ExecutionMetrics(Projection):
     """Rollups of execution events (statuses, latency, tools, errors, custom metrics) and of the llm
     service's call events (tokens, cost, model calls)."""
@@ -160,7 +149,7 @@ class ExecutionMetrics(Projection):
             states = [(xid, batch.states[xid]) for xid in sorted(batch.changed)]
             await conn.execute(
                 _UPSERT_EXECUTIONS,
-                *_columns(
+                *unnest_columns(
                     (
                         (
                             xid,
@@ -177,7 +166,7 @@ class ExecutionMetrics(Projection):
         if batch.agents:
             await conn.execute(
                 _UPSERT_AGENTS,
-                *_columns(
+                *unnest_columns(
                     (
                         (
                             *key,
@@ -201,16 +190,17 @@ class ExecutionMetrics(Projection):
             )
         if batch.histogram:
             await conn.execute(
-                _UPSERT_HISTOGRAM, *_columns(((*key, n) for key, n in batch.histogram.items()), 5)
+                _UPSERT_HISTOGRAM, *unnest_columns(((*key, n) for key, n in batch.histogram.items()), 5)
             )
         if batch.tools:
             await conn.execute(
-                _UPSERT_TOOLS, *_columns(((*key, t.calls, t.errors) for key, t in batch.tools.items()), 6)
+                _UPSERT_TOOLS,
+                *unnest_columns(((*key, t.calls, t.errors) for key, t in batch.tools.items()), 6),
             )
         if batch.errors:
             await conn.execute(
                 _UPSERT_ERRORS,
-                *_columns(
+                *unnest_columns(
                     (
                         (*key, e.failures, e.retries, e.example, e.example_seq)
                         for key, e in batch.errors.items()
@@ -221,5 +211,5 @@ class ExecutionMetrics(Projection):
         if batch.metrics:
             await conn.execute(
                 _UPSERT_METRICS,
-                *_columns(((*key, m.value, m.updates) for key, m in batch.metrics.items()), 6),
+                *unnest_columns(((*key, m.value, m.updates) for key, m in batch.metrics.items()), 6),
             )

@@ -12,7 +12,7 @@ import asyncpg
 from labs.events.v1 import envelope_pb2, execution_pb2
 
 from labs_core.eventlog import StoredEvent
-from labs_core.projector import Projection
+from labs_core.projector import Projection, sum_in_order, unnest_columns
 from labs_core.structs import struct_json, value_json
 from services.runtime.domain.state import category_name
 
@@ -362,21 +362,21 @@ class _Batch:
                 "error_message) SELECT u.x, u.a, u.s, u.t, u.args::jsonb, u.res::jsonb, u.d, u.o, u.e FROM unnest("
                 "$1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
                 "$9::text[]) AS u(x, a, s, t, args, res, d, o, e) ON CONFLICT DO NOTHING",
-                *_columns(self.tools, 9),
+                *unnest_columns(self.tools, 9),
             )
         if self.models:
             await c.execute(
                 "INSERT INTO model_calls (execution_id, attempt, step, provider, model, tokens_in, tokens_out, "
                 "cost_usd, duration_us, outcome) SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], "
                 "$5::text[], $6::bigint[], $7::bigint[], $8::float8[], $9::bigint[], $10::text[]) ON CONFLICT DO NOTHING",
-                *_columns(self.models, 10),
+                *unnest_columns(self.models, 10),
             )
         if self.failed:
             await c.execute(
                 "INSERT INTO failed_attempts (execution_id, attempt, category, message, retry_delay_ms, failed_at) "
                 "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::timestamptz[]) "
                 "ON CONFLICT DO NOTHING",
-                *_columns(self.failed, 6),
+                *unnest_columns(self.failed, 6),
             )
         if self.patches:
             await self._update(c)
@@ -389,7 +389,7 @@ class _Batch:
                 "ON CONFLICT (agent_type, key) DO UPDATE SET value = EXCLUDED.value, "
                 "execution_id = EXCLUDED.execution_id, updated_at = EXCLUDED.updated_at, version = EXCLUDED.version "
                 "WHERE agent_memory.version < EXCLUDED.version",
-                *_columns(self.memory, 5),
+                *unnest_columns(self.memory, 5),
             )
         for seq, ev in self.agents:
             await _agent_registered(c, seq, ev)
@@ -412,7 +412,7 @@ class _Batch:
         inserted = await c.fetch(
             f"INSERT INTO executions ({names}) SELECT {sel} FROM unnest({args}) AS u({names}) "
             "ON CONFLICT DO NOTHING RETURNING execution_id",
-            *_columns(list(rows.values()), len(cols)),
+            *unnest_columns(list(rows.values()), len(cols)),
         )
         for r in inserted:
             self.patches.pop(r["execution_id"], None)
@@ -428,10 +428,7 @@ class _Batch:
                 "SELECT execution_id, cost_usd FROM executions WHERE execution_id = ANY($1::text[])", several
             ):
                 p = self.patches[r["execution_id"]]
-                total = r["cost_usd"]
-                for term in p.costs:
-                    total += term
-                p.cost_usd, p.cost_abs = total, True
+                p.cost_usd, p.cost_abs = sum_in_order(r["cost_usd"], p.costs), True
 
         def col(name: str) -> list[object]:
             return [getattr(p, name) for p in ps]
@@ -499,16 +496,6 @@ class _Batch:
 
 #: The _MERGED_COLS of a new execution no event of its batch changed.
 _QUEUED = ("QUEUED", 0, None, None, None, None, None, None, 0, 0, 0.0, 0, None, None, None, None)
-
-
-def _columns(rows: list[tuple[object, ...]], n: int) -> list[list[object]]:
-    """Rows -> one list per column (for unnest)."""
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    if not cols:
-        return [[] for _ in range(n)]
-    if len(cols) != n:
-        raise ValueError(f"rows of {len(cols)} values, expected {n}")
-    return cols
 
 
 async def _agent_registered(c: asyncpg.Connection, seq: int, ev: envelope_pb2.Event) -> None:

@@ -13,7 +13,7 @@ import asyncpg
 from labs.events.v1 import envelope_pb2
 
 from labs_core.eventlog import StoredEvent
-from labs_core.projector import Projection
+from labs_core.projector import Projection, sum_in_order, unnest_columns
 from services.tools.adapters.collection_events import COLLECTION, NOTIFICATION, collection_event
 from services.tools.adapters.listing_events import occurred_ns
 from services.tools.domain.collections import CollectionCreated, ItemsAdded, ItemsRemoved, Reordered
@@ -99,12 +99,6 @@ class _Changes:
         return "running" if self.started else status_before
 
 
-def _sum_in_order(start: float, terms: list[float]) -> float:
-    for t in terms:
-        start += t
-    return start
-
-
 class _ExecutionFold:
     """The batch's execution and model-call events per execution, written as one insert (rows the
     batch creates, with their later events applied) and one update (rows that existed), each
@@ -147,14 +141,14 @@ class _ExecutionFold:
                         ch.model_calls,
                         ch.tokens_in,
                         ch.tokens_out,
-                        _sum_in_order(0.0, ch.costs),
+                        sum_in_order(0.0, ch.costs),
                         ch.proxy_calls,
                         ch.proxy_tokens_in,
                         ch.proxy_tokens_out,
-                        _sum_in_order(0.0, ch.proxy_costs),
+                        sum_in_order(0.0, ch.proxy_costs),
                     )
                 )
-            got = await conn.fetch(_INSERT, *_columns(rows, 16))
+            got = await conn.fetch(_INSERT, *unnest_columns(rows, 16))
             inserted = {r["execution_id"] for r in got}
         # Rows that existed before the batch: everything the batch did to them, in order (an id
         # requested again in the batch is such a row when its insert found it there).
@@ -203,14 +197,14 @@ class _ExecutionFold:
                 )
             )
         if rows2:
-            await conn.execute(_UPDATE, *_columns(rows2, 15))
+            await conn.execute(_UPDATE, *unnest_columns(rows2, 15))
 
 
 def _cost(terms: list[float], stored: float | None) -> tuple[float | None, bool]:
     """(value, absolute) for a float column: the new value when the stored one is known, the one
     term to add, or None when there is nothing to add."""
     if stored is not None:
-        return _sum_in_order(stored, terms), True
+        return sum_in_order(stored, terms), True
     return (terms[0] if terms else None), False
 
 
@@ -266,16 +260,6 @@ FROM unnest($1::text[], $2::bool[], $3::timestamptz[], $4::text[], $5::timestamp
        proxy_calls, proxy_tokens_in, proxy_tokens_out, proxy_cost, proxy_cost_abs)
 WHERE a.execution_id = u.execution_id
 """
-
-
-def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
-    """Rows as `width` column lists (for unnest)."""
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    if not cols:
-        return [[] for _ in range(width)]
-    if len(cols) != width:
-        raise ValueError(f"rows of {len(cols)} values, expected {width}")
-    return cols
 
 
 class ActivityProjection(Projection):

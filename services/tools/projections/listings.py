@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from labs_core.eventlog import StoredEvent
-from labs_core.projector import Projection
+from labs_core.projector import Projection, unnest_columns
 from services.tools.adapters.listing_events import from_envelope, listing_subjects
 from services.tools.domain.events import (
     ListingCreated,
@@ -103,7 +103,7 @@ class ListingsProjection(Projection):
                           created_at, updated_at, version, last_sequence)
                 ON CONFLICT (id) DO NOTHING
                 """,
-                *_columns(
+                *unnest_columns(
                     [
                         (
                             lid,
@@ -140,7 +140,7 @@ class ListingsProjection(Projection):
                      AS u(id, price_cents, status, updated_at, events, last_sequence)
                 WHERE l.id = u.id
                 """,
-                *_columns(
+                *unnest_columns(
                     [
                         (
                             lid,
@@ -170,19 +170,9 @@ class ListingsProjection(Projection):
                 JOIN listings l ON l.id = u.listing_id
                 ON CONFLICT DO NOTHING
                 """,
-                *_columns(prices, 4),
+                *unnest_columns(prices, 4),
             )
         deleted = [lid for lid, r in rows.items() if r.deleted]
         if deleted:
             await conn.execute("DELETE FROM listing_prices WHERE listing_id = ANY($1::text[])", deleted)
             await conn.execute("DELETE FROM listings WHERE id = ANY($1::text[])", deleted)
-
-
-def _columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
-    """Rows as `width` column lists (for unnest)."""
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    if not cols:
-        return [[] for _ in range(width)]
-    if len(cols) != width:
-        raise ValueError(f"rows of {len(cols)} values, expected {width}")
-    return cols
