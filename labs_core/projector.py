@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -25,6 +25,7 @@ from labs_core.eventlog import EventLog, Hurry, StoredEvent
 from labs_core.migrations import check_schema_name, migrate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Projection(abc.ABC):
@@ -234,6 +235,7 @@ async def rebuild(
     constraint, so no `ON CONFLICT` depends on them) are dropped for the replay and built again
     at the end, and commits do not wait for the WAL flush (a crash loses only the scratch copy).
     The rows are exactly what the live projection writes: the same `apply`, batch by batch.
+    The next batches are read and decoded while PostgreSQL applies the current one (`read_ahead`).
     """
     check_schema_name(scratch_schema)
     conn = await asyncpg.connect(database_url)
@@ -244,7 +246,7 @@ async def rebuild(
         deferred = await drop_secondary_indexes(conn, scratch_schema, projection.tables)
         projector = Projector(eventlog, database_url, scratch_schema, projection, batch_size=batch_size)
         seen = 0
-        async for batch in eventlog.replay(projection.subjects, 1, batch_size=batch_size):
+        async for batch in read_ahead(eventlog.replay(projection.subjects, 1, batch_size=batch_size)):
             await projector.apply_batch(conn, batch)
             seen += len(batch)
         for ddl in deferred:
@@ -252,6 +254,42 @@ async def rebuild(
         return seen
     finally:
         await conn.close()
+
+
+async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
+    """`batches`, read by a task of its own up to `depth` items ahead of the consumer: while the
+    consumer awaits its database, the next batches are fetched and decoded (two cores: Python and
+    PostgreSQL work at once). An error of the reader is raised here after the items before it;
+    the reader is cancelled when the consumer stops early."""
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(depth)
+
+    async def pump() -> None:
+        try:
+            async for item in batches:
+                await queue.put((True, item))
+        except Exception as e:
+            await queue.put((False, e))
+            return
+        await queue.put((False, None))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            ok, item = await queue.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                break
+            yield item
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def drop_secondary_indexes(

@@ -27,6 +27,7 @@ from labs_core import telemetry
 from labs_core.errors import ConcurrencyConflict, EventLogUnavailable
 from labs_core.eventlog import headers as h
 from labs_core.eventlog.codec import aggregate_filter, subject_for
+from labs_core.eventlog.wire import WireConnection, WireSink, ack_position
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class EventLog:
         self.js = nc.jetstream()
         self.stream = stream
         self.prefix = prefix
+        #: `replay` reads over a connection of its own, parsed in bulk (False: through the client).
+        self.replay_over_wire = True
 
     @classmethod
     async def connect(
@@ -322,7 +325,15 @@ class EventLog:
         start = max(1, from_sequence)
         if until < start:
             return
-        sources = [_Source(self, f, start, until, batch_size) for f in dict.fromkeys(subjects)]
+        # Over a connection of replay's own, parsed in bulk (wire.py), unless the server is not
+        # plain nats:// (TLS): then through the client.
+        wire = await WireConnection.open(self.nc.connected_url) if self.replay_over_wire else None
+        sources: list[_Source | _WireSource] = [
+            _WireSource(self, wire, f, start, until, batch_size)
+            if wire
+            else _Source(self, f, start, until, batch_size)
+            for f in dict.fromkeys(subjects)
+        ]
         try:
             for src in sources:
                 await src.open()
@@ -357,6 +368,8 @@ class EventLog:
         finally:
             for src in sources:
                 await src.close()
+            if wire is not None:
+                await wire.close()
 
 
 def _sequence_of(se: StoredEvent) -> int:
@@ -431,6 +444,95 @@ class _Source:
         if self.name:
             with contextlib.suppress(Exception):
                 await self.log.js.delete_consumer(self.log.stream, self.name)
+
+
+class _WireSource(WireSink):
+    """One subject filter's events in [start, until] through a consumer of its own, pulled over
+    replay's own connection: each delivery is decoded where it is parsed (for replay)."""
+
+    def __init__(
+        self, log_: EventLog, wire: WireConnection, subject: str, start: int, until: int, batch: int
+    ) -> None:
+        self.log = log_
+        self.wire = wire
+        self.subject = subject
+        self.start = start
+        self.until = until
+        self.batch_size = batch
+        self.buf: list[StoredEvent] = []
+        self.done = False
+        self.name = ""
+        # Pulls of at most 1,000: what all sources may have in flight on the one connection stays
+        # far below the server's limit for a client that reads slowly (64 MB).
+        self.pull = min(batch, 1000)
+        self._arrived: list[StoredEvent] = []
+        self._finished = False  # the last event wanted (or nothing pending) has arrived
+        self._outstanding = 0
+        self._next = ""
+        self._inbox = ""
+        self._error = ""
+
+    async def open(self) -> None:
+        cfg = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.start,
+            ack_policy=api.AckPolicy.NONE,
+            # Not pulled while its events wait for the other sources' earlier ones: kept meanwhile.
+            inactive_threshold=3600.0,
+            mem_storage=True,
+            filter_subject=self.subject,
+        )
+        info = await self.log.js.add_consumer(self.log.stream, cfg)
+        self.name = info.name
+        _raise_if_cancel_was_swallowed()
+        if not info.num_pending:
+            self.done = True
+            return
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self.log.stream}.{info.name}"
+        self._inbox = self.wire.subscribe(self)
+        self._request()
+
+    def _request(self) -> None:
+        self._outstanding = self.pull
+        body = json.dumps({"batch": self.pull, "expires": 5_000_000_000}).encode()
+        self.wire.publish(self._next, self._inbox, body)
+
+    def on_event(self, subject: bytes, reply: bytes, payload: bytes) -> None:
+        if self._finished:
+            return
+        seq, pending = ack_position(reply)
+        if seq <= self.until:
+            self._arrived.append(StoredEvent(seq, subject.decode(), _parse_event(payload)))
+        if seq >= self.until or pending == 0:
+            self._finished = True
+            return
+        self._outstanding -= 1
+        if self._outstanding <= 0:
+            self._request()
+
+    def on_status(self, status: bytes, head: bytes) -> None:
+        if self._finished or status == b"100":  # heartbeat or flow control
+            return
+        if status in (b"404", b"408") or (status == b"409" and b"Consumer" not in head):
+            self._request()  # no messages, request expired, batch done: ask again
+        else:
+            self._error = head.decode(errors="replace").strip()
+
+    async def fill(self) -> None:
+        while not self._arrived and not self._finished:
+            if self._error:
+                raise EventLogUnavailable(f"replay of {self.subject} lost its consumer: {self._error}")
+            await self.wire.pump()
+        self.buf, self._arrived = self._arrived, []
+        self.done = self._finished
+
+    async def close(self) -> None:
+        if self.name:
+            with contextlib.suppress(Exception):
+                await self.log.js.delete_consumer(self.log.stream, self.name)
+
+
+_parse_event = envelope_pb2.Event.FromString
 
 
 class SubjectMatcher:

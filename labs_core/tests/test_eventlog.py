@@ -284,3 +284,47 @@ async def test_an_urgent_event_ends_the_linger(eventlog: EventLog) -> None:
     at, kinds = handed[0]
     assert kinds == ["listing_created", "listing_created", "listing_price_changed"]
     assert at - t0 < 1.0  # not the 2 s linger
+
+
+async def test_replay_over_its_own_connection_equals_replay_through_the_client(eventlog: EventLog) -> None:
+    from urllib.parse import urlparse
+
+    from labs_core.eventlog.wire import WireConnection
+
+    p = eventlog.prefix
+    for i in range(120):
+        # A few events far larger than one read from the socket (1 MB): frames cut across reads.
+        title = "x" * 400_000 if i % 40 == 5 else f"Lamp {i}"
+        await eventlog.append(created(f"m{i}", title=title))
+        if i % 4 == 0:
+            await eventlog.append(new_event("execution", f"e{i}", execution_requested=_req()))
+    subjects = [f"{p}.listing.*.created", f"{p}.execution.*.requested"]
+    through_client = EventLog(eventlog.nc, eventlog.stream, eventlog.prefix)
+    through_client.replay_over_wire = False
+    async with asyncio.timeout(20):
+        for size in (1, 7, 5000):
+            wire = [
+                (e.sequence, e.subject, e.event)
+                async for b in eventlog.replay(subjects, 1, batch_size=size)
+                for e in b
+            ]
+            client = [
+                (e.sequence, e.subject, e.event)
+                async for b in through_client.replay(subjects, 1, batch_size=size)
+                for e in b
+            ]
+            assert wire == client, size
+            assert len(wire) == 150
+            assert sum(ev.listing_created.title == "x" * 400_000 for _, _, ev in wire) == 3
+        # The wire path is the one taken on this (plain) server; TLS is left to the client.
+        conn = await WireConnection.open(eventlog.nc.connected_url)
+        assert conn is not None
+        await conn.close()
+        assert await WireConnection.open(urlparse("tls://127.0.0.1:4222")) is None
+        # No consumer is left behind.
+        assert [c async for c in _consumer_names(eventlog)] == []
+
+
+async def _consumer_names(eventlog: EventLog):
+    for info in await eventlog.js.consumers_info(eventlog.stream):
+        yield info.name

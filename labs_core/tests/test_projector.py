@@ -162,3 +162,43 @@ async def test_a_lingering_projection_batches_but_a_waiter_does_not_wait_for_the
         assert n == 4
     finally:
         task.cancel()
+
+
+async def test_read_ahead_keeps_order_raises_in_place_and_stops_its_reader() -> None:
+    import pytest
+
+    from labs_core.projector import read_ahead
+
+    produced: list[int] = []
+    closed: list[bool] = []
+
+    async def numbers(n: int, fail_at: int = -1):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise ValueError("boom")
+                produced.append(i)
+                yield i
+                await asyncio.sleep(0)
+        finally:
+            closed.append(True)
+
+    async with asyncio.timeout(5):
+        assert [x async for x in read_ahead(numbers(50))] == list(range(50))
+        got: list[int] = []
+        with pytest.raises(ValueError, match="boom"):
+            async for x in read_ahead(numbers(10, fail_at=4)):
+                got.append(x)
+        assert got == [0, 1, 2, 3]
+        # A consumer that stops early: the reader was at most `depth` (+ the one in hand) ahead,
+        # and it is cancelled and closed.
+        produced.clear()
+        closed.clear()
+        ahead = read_ahead(numbers(1000), depth=2)
+        async for x in ahead:
+            if x == 3:
+                await asyncio.sleep(0.05)  # time enough for the reader to run ahead
+                break
+        await ahead.aclose()  # type: ignore[attr-defined]
+        assert closed == [True]
+        assert max(produced) <= 3 + 3
