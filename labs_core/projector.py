@@ -13,19 +13,19 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 
 from labs_core import telemetry
 from labs_core.eventlog import EventLog, Hurry, StoredEvent
+from labs_core.eventlog.log import SubjectMatcher
 from labs_core.migrations import check_schema_name, migrate
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Projection(abc.ABC):
@@ -229,67 +229,81 @@ async def rebuild(
     batch_size: int = 5000,
 ) -> int:
     """Rebuild a projection from sequence 1 up to the log's last sequence when it starts into a
-    fresh scratch schema; returns events applied.
+    fresh scratch schema; returns events applied (`rebuild_many` of one)."""
+    (seen,) = await rebuild_many(
+        eventlog, database_url, [(projection, scratch_schema)], batch_size=batch_size
+    )
+    return seen
 
-    A rebuild is a bulk load: the projection's secondary indexes (neither unique nor backing a
+
+async def rebuild_many(
+    eventlog: EventLog,
+    database_url: str,
+    targets: Sequence[tuple[Projection, str]],
+    *,
+    batch_size: int = 5000,
+) -> list[int]:
+    """Rebuild each (projection, scratch schema) from sequence 1 up to the log's last sequence
+    when it starts, from one read of the log; returns events applied per projection.
+
+    A rebuild is a bulk load: each projection's secondary indexes (neither unique nor backing a
     constraint, so no `ON CONFLICT` depends on them) are dropped for the replay and built again
     at the end, and commits do not wait for the WAL flush (a crash loses only the scratch copy).
     The rows are exactly what the live projection writes: the same `apply`, batch by batch.
-    The next batches are read and decoded while PostgreSQL applies the current one (`read_ahead`).
+
+    The log is read once for all of them (an event several projections read is fetched and
+    decoded once) by a task of its own, and each projection applies its share on a connection
+    of its own: while PostgreSQL applies one batch, the next ones are read and decoded and the
+    other projections apply theirs (two cores: Python and PostgreSQL work at once). A failure
+    of any part stops the others and is raised.
     """
-    check_schema_name(scratch_schema)
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{scratch_schema}" CASCADE')
-        await migrate(conn, scratch_schema, projection.migrations)
-        await conn.execute("SET synchronous_commit TO off")
-        deferred = await drop_secondary_indexes(conn, scratch_schema, projection.tables)
-        projector = Projector(eventlog, database_url, scratch_schema, projection, batch_size=batch_size)
-        seen = 0
-        async for batch in read_ahead(eventlog.replay(projection.subjects, 1, batch_size=batch_size)):
-            await projector.apply_batch(conn, batch)
-            seen += len(batch)
-        for ddl in deferred:
-            await conn.execute(ddl)
-        return seen
-    finally:
-        await conn.close()
+    if not targets:
+        return []
+    for _, schema in targets:
+        check_schema_name(schema)
+    if len({schema for _, schema in targets}) != len(targets):
+        raise ValueError("each projection needs a scratch schema of its own")
+    subjects = list(dict.fromkeys(s for projection, _ in targets for s in projection.subjects))
+    single = len(targets) == 1
+    matchers = [SubjectMatcher(projection.subjects) for projection, _ in targets]
+    queues: list[asyncio.Queue[list[StoredEvent] | None]] = [asyncio.Queue(2) for _ in targets]
+    counts = [0] * len(targets)
 
+    async def read() -> None:
+        async for batch in eventlog.replay(subjects, 1, batch_size=batch_size):
+            for i, q in enumerate(queues):
+                part = batch if single else [se for se in batch if matchers[i](se.subject)]
+                if part:
+                    await q.put(part)
+        for q in queues:
+            await q.put(None)
 
-async def read_ahead(batches: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
-    """`batches`, read by a task of its own up to `depth` items ahead of the consumer: while the
-    consumer awaits its database, the next batches are fetched and decoded (two cores: Python and
-    PostgreSQL work at once). An error of the reader is raised here after the items before it;
-    the reader is cancelled when the consumer stops early."""
-    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(depth)
-
-    async def pump() -> None:
+    async def apply(i: int) -> None:
+        projection, schema = targets[i]
+        conn = await asyncpg.connect(database_url)
         try:
-            async for item in batches:
-                await queue.put((True, item))
-        except Exception as e:
-            await queue.put((False, e))
-            return
-        await queue.put((False, None))
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await migrate(conn, schema, projection.migrations)
+            await conn.execute("SET synchronous_commit TO off")
+            deferred = await drop_secondary_indexes(conn, schema, projection.tables)
+            projector = Projector(eventlog, database_url, schema, projection, batch_size=batch_size)
+            while (batch := await queues[i].get()) is not None:
+                await projector.apply_batch(conn, batch)
+                counts[i] += len(batch)
+            for ddl in deferred:
+                await conn.execute(ddl)
+        finally:
+            await conn.close()
 
-    task = asyncio.create_task(pump())
     try:
-        while True:
-            ok, item = await queue.get()
-            if not ok:
-                if item is not None:
-                    raise item
-                break
-            yield item
-        await task
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        aclose = getattr(batches, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        async with asyncio.TaskGroup() as tg:
+            for i in range(len(targets)):
+                tg.create_task(apply(i))
+            tg.create_task(read())
+    except BaseExceptionGroup as eg:
+        # One failure cancels the rest: raise it, not the group.
+        raise eg.exceptions[0] from None
+    return counts
 
 
 async def drop_secondary_indexes(

@@ -332,7 +332,7 @@ class EventLog:
             _WireSource(self, wire, f, start, until, batch_size)
             if wire
             else _Source(self, f, start, until, batch_size)
-            for f in dict.fromkeys(subjects)
+            for f in _covering(subjects)
         ]
         try:
             for src in sources:
@@ -370,6 +370,27 @@ class EventLog:
                 await src.close()
             if wire is not None:
                 await wire.close()
+
+
+def _covering(filters: Sequence[str]) -> list[str]:
+    """The filters no other one covers (`a.>` covers `a.*.b`): an event is read by one consumer."""
+    unique = list(dict.fromkeys(filters))
+    split = [f.split(".") for f in unique]
+    return [
+        f
+        for i, f in enumerate(unique)
+        if not any(j != i and _covers(split[j], split[i]) for j in range(len(unique)))
+    ]
+
+
+def _covers(b: list[str], a: list[str]) -> bool:
+    """Whether every subject filter `a` matches also matches `b` (both split into tokens)."""
+    for i, bt in enumerate(b):
+        if bt == ">":
+            return i < len(a)
+        if i >= len(a) or a[i] == ">" or (bt != "*" and a[i] != bt):
+            return False
+    return len(a) == len(b)
 
 
 def _sequence_of(se: StoredEvent) -> int:

@@ -328,3 +328,17 @@ async def test_replay_over_its_own_connection_equals_replay_through_the_client(e
 async def _consumer_names(eventlog: EventLog):
     for info in await eventlog.js.consumers_info(eventlog.stream):
         yield info.name
+
+
+def test_replay_reads_each_event_through_one_consumer_only() -> None:
+    from labs_core.eventlog.log import _covering
+
+    assert _covering(["a.execution.>", "a.agent.>", "a.execution.*.requested", "a.llm.*.m", "a.agent.>"]) == [
+        "a.execution.>",
+        "a.agent.>",
+        "a.llm.*.m",
+    ]
+    assert _covering(["a.*.x", "a.b.x", "a.b.*", "a.b.>", "a.b", "a.*"]) == ["a.*.x", "a.b.>", "a.*"]
+    # `a.*.>` is covered by `a.>`, not the other way round; `a.*` does not cover `a.b.c`.
+    assert _covering(["a.*.>", "a.>"]) == ["a.>"]
+    assert _covering(["a.*", "a.b.c"]) == ["a.*", "a.b.c"]

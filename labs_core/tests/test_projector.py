@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 
-from labs_core.eventlog import EventLog
+from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.migrations import migrate
-from labs_core.projector import Projector, diff, rebuild
+from labs_core.projector import Projector, diff, rebuild, rebuild_many
 from labs_core.tests.sample_projection import ListingTitles
 from labs_core.tests.test_eventlog import created, price
 
@@ -164,41 +165,64 @@ async def test_a_lingering_projection_batches_but_a_waiter_does_not_wait_for_the
         task.cancel()
 
 
-async def test_read_ahead_keeps_order_raises_in_place_and_stops_its_reader() -> None:
+class _CreationsOnly(ListingTitles):
+    """The same rows from creations only: a projection reading a subset of the other's subjects."""
+
+    name = "test.listing_creations"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        self.subjects = [f"{prefix}.listing.*.created"]
+
+
+class _FailsOnSecondBatch(ListingTitles):
+    name = "test.fails"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        self.batches = 0
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("boom in apply")
+        await super().apply(conn, events)
+
+
+async def test_rebuild_many_reads_the_log_once_for_several_projections(
+    eventlog: EventLog, database_url: str, pg, schema: str
+) -> None:
     import pytest
 
-    from labs_core.projector import read_ahead
-
-    produced: list[int] = []
-    closed: list[bool] = []
-
-    async def numbers(n: int, fail_at: int = -1):
-        try:
-            for i in range(n):
-                if i == fail_at:
-                    raise ValueError("boom")
-                produced.append(i)
-                yield i
-                await asyncio.sleep(0)
-        finally:
-            closed.append(True)
-
-    async with asyncio.timeout(5):
-        assert [x async for x in read_ahead(numbers(50))] == list(range(50))
-        got: list[int] = []
-        with pytest.raises(ValueError, match="boom"):
-            async for x in read_ahead(numbers(10, fail_at=4)):
-                got.append(x)
-        assert got == [0, 1, 2, 3]
-        # A consumer that stops early: the reader was at most `depth` (+ the one in hand) ahead,
-        # and it is cancelled and closed.
-        produced.clear()
-        closed.clear()
-        ahead = read_ahead(numbers(1000), depth=2)
-        async for x in ahead:
-            if x == 3:
-                await asyncio.sleep(0.05)  # time enough for the reader to run ahead
-                break
-        await ahead.aclose()  # type: ignore[attr-defined]
-        assert closed == [True]
-        assert max(produced) <= 3 + 3
+    p = eventlog.prefix
+    for i in range(30):
+        await eventlog.append(created(f"r{i}", price=i))
+        if i % 3 == 0:
+            await eventlog.append(price(f"r{i}", i, i + 100))
+    titles, creations = ListingTitles(p), _CreationsOnly(p)
+    a, b, c = schema + "_a", schema + "_b", schema + "_c"
+    try:
+        async with asyncio.timeout(30):
+            assert await rebuild_many(
+                eventlog, database_url, [(titles, a), (creations, b)], batch_size=7
+            ) == [
+                40,
+                30,
+            ]
+            # Each equals its own rebuild (one projection, other batch size).
+            assert await rebuild(eventlog, database_url, titles, c, batch_size=1000) == 40
+            assert await diff(database_url, titles, c, a) == []
+            rows = await pg.fetch(f'SELECT price_cents, updates FROM "{b}".listings ORDER BY listing_id')
+            assert len(rows) == 30 and all(r["updates"] == 1 and r["price_cents"] < 100 for r in rows)
+            changed = await pg.fetchval(f'SELECT count(*) FROM "{a}".listings WHERE price_cents >= 100')
+            assert changed == 10
+            # A failing projection stops the whole rebuild and its error is raised (no hang).
+            with pytest.raises(RuntimeError, match="boom in apply"):
+                await rebuild_many(
+                    eventlog, database_url, [(titles, a), (_FailsOnSecondBatch(p), b)], batch_size=5
+                )
+            with pytest.raises(ValueError, match="schema of its own"):
+                await rebuild_many(eventlog, database_url, [(titles, a), (creations, a)])
+    finally:
+        for s in (a, b, c):
+            await pg.execute(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
