@@ -266,7 +266,7 @@ async def rebuild_many(
     subjects = list(dict.fromkeys(s for projection, _ in targets for s in projection.subjects))
     single = len(targets) == 1
     matchers = [SubjectMatcher(projection.subjects) for projection, _ in targets]
-    queues: list[asyncio.Queue[list[StoredEvent] | None]] = [asyncio.Queue(2) for _ in targets]
+    queues: list[asyncio.Queue[list[StoredEvent] | None]] = [asyncio.Queue(4) for _ in targets]
     counts = [0] * len(targets)
 
     async def read() -> None:
@@ -290,8 +290,7 @@ async def rebuild_many(
             while (batch := await queues[i].get()) is not None:
                 await projector.apply_batch(conn, batch)
                 counts[i] += len(batch)
-            for ddl in deferred:
-                await conn.execute(ddl)
+            await create_indexes(conn, database_url, deferred)
         finally:
             await conn.close()
 
@@ -304,6 +303,25 @@ async def rebuild_many(
         # One failure cancels the rest: raise it, not the group.
         raise eg.exceptions[0] from None
     return counts
+
+
+async def create_indexes(conn: asyncpg.Connection, database_url: str, ddl: Sequence[str]) -> None:
+    """Run index builds on `conn` and, when there are several, on a second connection at once
+    (one build uses one core; a text-search index alone can take as long as all the others)."""
+    todo = list(ddl)
+
+    async def build(c: asyncpg.Connection) -> None:
+        while todo:
+            await c.execute(todo.pop(0))
+
+    if len(todo) < 2:
+        await build(conn)
+        return
+    other = await asyncpg.connect(database_url)
+    try:
+        await asyncio.gather(build(conn), build(other))
+    finally:
+        await other.close()
 
 
 async def drop_secondary_indexes(

@@ -226,3 +226,28 @@ async def test_rebuild_many_reads_the_log_once_for_several_projections(
     finally:
         for s in (a, b, c):
             await pg.execute(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+
+
+async def test_deferred_indexes_are_built_again_on_two_connections(
+    database_url: str, pg, schema: str
+) -> None:
+    from labs_core.projector import create_indexes, drop_secondary_indexes
+
+    await pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    await pg.execute(f'CREATE TABLE "{schema}".t (id int PRIMARY KEY, a int, b text, c int UNIQUE)')
+    await pg.execute(
+        f'INSERT INTO "{schema}".t SELECT i, i % 7, md5(i::text), i FROM generate_series(1, 2000) i'
+    )
+    for ddl in (
+        "CREATE INDEX t_a ON {s}.t (a)",
+        "CREATE INDEX t_b ON {s}.t (b)",
+        "CREATE INDEX t_ab ON {s}.t (a, b)",
+    ):
+        await pg.execute(ddl.format(s=f'"{schema}"'))
+    async with asyncio.timeout(20):
+        deferred = await drop_secondary_indexes(pg, schema, {"t": ["id"]})
+        assert len(deferred) == 3  # the primary key and the unique constraint stay
+        names = "SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1"
+        assert [r[0] for r in await pg.fetch(names, schema)] == ["t_c_key", "t_pkey"]
+        await create_indexes(pg, database_url, deferred)
+        assert [r[0] for r in await pg.fetch(names, schema)] == ["t_a", "t_ab", "t_b", "t_c_key", "t_pkey"]
