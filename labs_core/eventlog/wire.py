@@ -7,8 +7,9 @@ subject, the subject is in the frame, the headers are never read. So replay pull
 connection of its own and walks each chunk read from the socket with `bytes.find`, decoding
 each delivered event straight into a StoredEvent.
 
-Only plain `nats://` connections (optionally with user/password or a token) are spoken here;
-`WireConnection.open` answers None for anything else and replay falls back to the client.
+Only plain `nats://` connections (optionally with user/password or a token in the URL) are
+spoken here; `WireConnection.open` answers None for anything else (TLS, other credentials) and
+replay falls back to the client.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ class WireConnection:
                 if not line.startswith(b"INFO "):
                     raise EventLogUnavailable(f"replay: unexpected greeting {line[:80]!r}")
                 info = json.loads(line[5:])
-                if info.get("tls_required") or not info.get("headers", False):
+                # TLS, or credentials the URL does not carry (nkeys, JWT): left to the client.
+                if (
+                    info.get("tls_required")
+                    or not info.get("headers", False)
+                    or (info.get("auth_required") and not url.username)
+                ):
                     await conn.close()
                     return None
                 opts: dict[str, Any] = {

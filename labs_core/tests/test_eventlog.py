@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from labs.events.v1 import agent_pb2, listing_pb2
@@ -342,3 +343,45 @@ def test_replay_reads_each_event_through_one_consumer_only() -> None:
     # `a.*.>` is covered by `a.>`, not the other way round; `a.*` does not cover `a.b.c`.
     assert _covering(["a.*.>", "a.>"]) == ["a.>"]
     assert _covering(["a.*", "a.b.c"]) == ["a.*", "a.b.c"]
+
+
+async def test_replay_over_its_own_connection_to_a_server_that_wants_a_password(tmp_path: Path) -> None:
+    import subprocess
+    from urllib.parse import urlparse
+
+    from deploy.local.servers import ServerProcess, free_port, nats_server_binary, wait_port
+    from labs_core.eventlog.wire import WireConnection
+
+    port = free_port()
+    cmd = [nats_server_binary(), "-js", "-sd", str(tmp_path / "js"), "-a", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--user", "reader", "--pass", "s3cret"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    srv = ServerProcess("nats", proc, f"nats://reader:s3cret@127.0.0.1:{port}", tmp_path / "nats.log")
+    try:
+        wait_port(port, 15, proc, "nats-server")
+        async with asyncio.timeout(20):
+            log = await EventLog.connect(srv.url, stream="AUTHED", prefix="authed")
+            try:
+                await log.ensure_stream()
+                for i in range(5):
+                    await log.append(created(f"a{i}"))
+                assert [e.sequence async for b in log.replay(["authed.listing.>"]) for e in b] == [
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                ]
+                conn = await WireConnection.open(log.nc.connected_url)
+                assert conn is not None  # the credentials of the URL are used
+                await conn.close()
+                # A URL without them: the wire reader stands aside (replay uses the client then).
+                assert await WireConnection.open(urlparse(f"nats://127.0.0.1:{port}")) is None
+            finally:
+                await log.close()
+    finally:
+        srv.stop()
