@@ -483,9 +483,12 @@ class _WireSource(WireSink):
         self.buf: list[StoredEvent] = []
         self.done = False
         self.name = ""
-        # Pulls of at most 1,000: what all sources may have in flight on the one connection stays
-        # far below the server's limit for a client that reads slowly (64 MB).
+        # Pulls of at most 1,000 events and about `_PULL_BYTES` (sized on the events seen so far):
+        # what is sent but not yet read while the consumer applies a batch stays small, so the
+        # server never takes this connection for a slow consumer.
         self.pull = min(batch, 1000)
+        self._bytes = 0
+        self._events = 0
         self._arrived: list[StoredEvent] = []
         self._finished = False  # the last event wanted (or nothing pending) has arrived
         self._outstanding = 0
@@ -514,6 +517,8 @@ class _WireSource(WireSink):
         self._request()
 
     def _request(self) -> None:
+        if self._events:
+            self.pull = max(1, min(self.batch_size, 1000, _PULL_BYTES * self._events // self._bytes))
         self._outstanding = self.pull
         body = json.dumps({"batch": self.pull, "expires": 5_000_000_000}).encode()
         self.wire.publish(self._next, self._inbox, body)
@@ -522,6 +527,8 @@ class _WireSource(WireSink):
         if self._finished:
             return
         seq, pending = ack_position(reply)
+        self._events += 1
+        self._bytes += len(payload)
         if seq <= self.until:
             self._arrived.append(StoredEvent(seq, subject.decode(), _parse_event(payload)))
         if seq >= self.until or pending == 0:
@@ -554,6 +561,7 @@ class _WireSource(WireSink):
 
 
 _parse_event = envelope_pb2.Event.FromString
+_PULL_BYTES = 1 << 20
 
 
 class SubjectMatcher:
