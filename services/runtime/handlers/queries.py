@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from labs.events.v1 import envelope_pb2
 
-from labs_core.errors import InvalidArgument, NotFound
+from labs_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
 
@@ -30,12 +31,14 @@ _STATUSES = {
 
 @dataclass
 class ExecutionView:
-    """One execution with its calls, as read from the read model."""
+    """One execution with its calls, as read from the read model, and the recorded events holding
+    its large payloads (the output, each tool call's arguments and result), by sequence."""
 
     row: asyncpg.Record
     tool_calls: list[asyncpg.Record]
     model_calls: list[asyncpg.Record]
     failed_attempts: list[asyncpg.Record]
+    payloads: dict[int, envelope_pb2.Event] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,28 @@ class Queries:
                 f"SELECT * FROM {self.s}.failed_attempts WHERE execution_id = $1 ORDER BY attempt",
                 execution_id,
             )
-        return ExecutionView(row, list(tools), list(models), list(failed))
+        view = ExecutionView(row, list(tools), list(models), list(failed))
+        await self._payloads(view)
+        return view
+
+    async def _payloads(self, view: ExecutionView) -> None:
+        """Read the events the read model points at; each must be this execution's."""
+        xid = view.row["execution_id"]
+        seqs = [t["seq"] for t in view.tool_calls]
+        if view.row["output_seq"] is not None:
+            seqs.append(view.row["output_seq"])
+        if not seqs:
+            return
+        found = await self.log.read_at(seqs)
+        for seq in seqs:
+            se = found.get(seq)
+            if se is None or se.event.aggregate_id != xid:
+                # The read model and the log disagree: never answer with another event's data.
+                raise FailedPrecondition(
+                    f"execution {xid}: the log has no event of it at sequence {seq}; "
+                    "the read model was built from another log (rebuild it)"
+                )
+            view.payloads[seq] = se.event
 
     async def history(self, q: HistoryQuery) -> HistoryPage:
         """An agent's executions, newest first, with a summary of the filtered window."""
