@@ -150,24 +150,24 @@ class Queries:
         return view
 
     async def _load(self, execution_id: str) -> ExecutionView | None:
-        async with self.pool.acquire() as c:
-            row = await c.fetchrow(f"SELECT * FROM {self.s}.executions WHERE execution_id = $1", execution_id)
-            if row is None:
-                return None
-            # One connection: the three reads run one after the other (no gather on one connection).
-            tools = await c.fetch(
-                f"SELECT * FROM {self.s}.tool_calls WHERE execution_id = $1 ORDER BY attempt, step",
-                execution_id,
-            )
-            models = await c.fetch(
-                f"SELECT * FROM {self.s}.model_calls WHERE execution_id = $1 ORDER BY attempt, step",
-                execution_id,
-            )
-            failed = await c.fetch(
-                f"SELECT * FROM {self.s}.failed_attempts WHERE execution_id = $1 ORDER BY attempt",
-                execution_id,
-            )
-        view = ExecutionView(row, list(tools), list(models), list(failed))
+        # One statement, one round trip: the calls come as arrays of their tables' row type.
+        s = self.s
+        row = await self.pool.fetchrow(
+            f"""
+            SELECT e.*,
+              ARRAY(SELECT t FROM {s}.tool_calls t WHERE t.execution_id = e.execution_id
+                    ORDER BY t.attempt, t.step) AS tool_call_rows,
+              ARRAY(SELECT m FROM {s}.model_calls m WHERE m.execution_id = e.execution_id
+                    ORDER BY m.attempt, m.step) AS model_call_rows,
+              ARRAY(SELECT f FROM {s}.failed_attempts f WHERE f.execution_id = e.execution_id
+                    ORDER BY f.attempt) AS failed_attempt_rows
+            FROM {s}.executions e WHERE e.execution_id = $1
+            """,
+            execution_id,
+        )
+        if row is None:
+            return None
+        view = ExecutionView(row, row["tool_call_rows"], row["model_call_rows"], row["failed_attempt_rows"])
         await self._payloads(view)
         return view
 
