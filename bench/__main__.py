@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench import components, e2e, limits, peer, profile, standalone
+from bench import at_rest, components, e2e, limits, peer, profile, standalone
 from bench.measure import memory_mb
 from bench.report import aims, ratios, table
 from bench.stack import Stack, extra_worker, started
@@ -108,7 +108,6 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
         "js": js,
         "pids": pids,
         "api_key": stack.api_key,
-        "store": e2e.stream_dir(stack.run.data_dir),
     }
     try:
         step("analyze_market_price on the fresh catalogue, then after ANALYZE (steady state)")
@@ -138,6 +137,7 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
                 **common,
             )
         hottest = ""
+        full_from = (await js.stream_info("AGENTS")).state.last_seq + 1
         for transport in ("grpc", "http"):
             step(f"e2e {transport} full speed x {sz.full_n} ({sz.in_flight} in flight)")
             r = await e2e.run_e2e(
@@ -150,6 +150,14 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
                 **common,
             )
             runs[f"{transport}_full_speed"] = r
+            store = e2e.stream_dir(stack.run.data_dir)
+            if transport == "grpc" and store is not None:
+                step("stream bytes at rest: the run's messages in sealed S2 blocks")
+                full_to = (await js.stream_info("AGENTS")).state.last_seq
+                rest = await at_rest.stream_at_rest(js, store.parent, full_from, full_to)
+                if rest.get("s2_ratio"):
+                    rest["bytes_per_execution"] = r["stream_bytes_per_execution"] * rest["s2_ratio"]
+                out["stream_at_rest"] = rest
             if not hottest:
                 hottest = max(
                     (k for k in r["cpu_s_by_process"] if k in services),

@@ -133,13 +133,6 @@ class Submitter:
             await self.channel.close()
 
 
-def disk_bytes(path: Path | None) -> int:
-    """Bytes the files under `path` take on disk (0 when not known)."""
-    if path is None or not path.exists():
-        return 0
-    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
-
-
 def stream_dir(data_dir: Path, stream: str = "AGENTS") -> Path | None:
     """Where nats-server keeps the stream's blocks under the launcher's data folder."""
     return next(iter(sorted(data_dir.glob(f"nats/**/streams/{stream}"))), None)
@@ -174,7 +167,6 @@ async def run_e2e(
     api_key: str,
     max_in_flight: int = 64,
     time_limit_s: float = 120.0,
-    store: Path | None = None,
 ) -> dict[str, Any]:
     """Offer `n` executions at `rate`/s (0: full speed, `max_in_flight` at once); follow them to the end."""
     sub = Submitter(transport, http_base, grpc_addr, api_key)
@@ -182,7 +174,6 @@ async def run_e2e(
     stop = asyncio.Event()
     errors: list[str] = []
     sb0, sm0 = await stream_state(js)
-    disk0 = disk_bytes(store)
     pg0 = {s: await schema_bytes(pool, s) for s in ("runtime", "metrics")}
     cpu0 = CpuSnapshot.take(pids)
     poller = asyncio.create_task(tracker.run(stop))
@@ -217,7 +208,6 @@ async def run_e2e(
         - cpu0.by_pid.get(tracker.backend_pid, ("", 0.0))[1]
     )
     sb1, sm1 = await stream_state(js)
-    disk1 = disk_bytes(store)
     pg1 = {s: await schema_bytes(pool, s) for s in ("runtime", "metrics")}
     done = [s for s in tracker.seen.values() if s.visible_s is not None]
     completed = [s for s in done if s.status == "COMPLETED"]
@@ -248,9 +238,6 @@ async def run_e2e(
         "cpu_s_by_process": {k: round(v, 3) for k, v in sorted(cpu.items())},
         "cpu_ms_per_execution": 1000 * sum(cpu.values()) / per,
         "stream_bytes_per_execution": (sb1 - sb0) / per,
-        # On disk: S2-compressed blocks (the block being written is compressed when it fills, so
-        # a run's delta overstates what a long-running stream takes).
-        "stream_disk_bytes_per_execution": (disk1 - disk0) / per if store else None,
         "stream_messages_per_execution": (sm1 - sm0) / per,
         "stream_bytes_per_message": (sb1 - sb0) / max(1, sm1 - sm0),
         "pg_bytes_per_execution": {s: (pg1[s] - pg0[s]) / per for s in pg0},

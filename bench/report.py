@@ -80,8 +80,8 @@ def aims(out: dict[str, Any]) -> list[dict[str, Any]]:
         ("runtime (worker) peak RSS under load (MB)", _get(load, "runtime", "hwm_mb"), "<", 120.0),
         ("stream bytes per execution (messages)", best.get("stream_bytes_per_execution"), "<", 2048.0),
         (
-            "stream bytes per execution (on disk, S2)",
-            best.get("stream_disk_bytes_per_execution"),
+            "stream bytes per execution (at rest: sealed S2 blocks)",
+            _get(out, "stream_at_rest", "bytes_per_execution"),
             "<",
             2048.0,
         ),
@@ -172,8 +172,8 @@ def table(out: dict[str, Any]) -> str:
     if best:
         lines.append(
             f"stored per execution: stream {_f(best['stream_bytes_per_execution'], 0)} B "
-            f"({_f(best['stream_messages_per_execution'])} events; on disk "
-            f"{_f(best.get('stream_disk_bytes_per_execution'), 0)} B), PG runtime "
+            f"({_f(best['stream_messages_per_execution'])} events; at rest in sealed S2 blocks "
+            f"{_f(_get(out, 'stream_at_rest', 'bytes_per_execution'), 0)} B), PG runtime "
             f"{_f(best['pg_bytes_per_execution']['runtime'], 0)} B, PG metrics {_f(best['pg_bytes_per_execution']['metrics'], 0)} B"
         )
     mem_r, mem_l = _get(out, "memory_at_rest_mb", default={}), _get(out, "memory_final_mb", default={})

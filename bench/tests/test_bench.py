@@ -72,3 +72,45 @@ def test_a_stored_result_renders_and_has_every_section() -> None:
     assert [a["aim"] for a in aims(out)] == [a["aim"] for a in out["aims"]]
     text = table(out)
     assert "aims (issue 7)" in text and "grpc_full_speed" in text
+
+
+async def test_stream_bytes_at_rest_copies_a_range_and_measures_sealed_blocks(
+    nats_url: str, servers_dir: Path
+) -> None:
+    """Events with the log's own headers (message ids, per-aggregate expectations) copied into a
+    scratch stream of small blocks: every message lands (the expectations are rewritten for the
+    copy), some blocks are sealed, and they are compressed."""
+    import random
+
+    import nats
+    from nats.js import api
+
+    from bench.at_rest import stream_at_rest
+
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(api.StreamConfig(name="ATREST_SRC", subjects=["tst.>"], storage=api.StorageType.FILE))
+    try:
+        rng = random.Random(1)
+        last: dict[str, int] = {}
+        n = 0
+        for i in range(6000):
+            agg = f"x{i // 8}"
+            body = json.dumps(
+                {"i": i, "listing": {"title": "Walnut desk, two drawers", "price": rng.randint(1, 900_000)}}
+            )
+            hdrs = {"Nats-Msg-Id": f"{agg}:{i % 8}"}
+            if i % 8 in (0, 1, 7):
+                hdrs["Nats-Expected-Last-Subject-Sequence"] = str(last.get(agg, 0))
+                hdrs["Nats-Expected-Last-Subject-Sequence-Subject"] = f"tst.execution.{agg}.>"
+            ack = await js.publish(f"tst.execution.{agg}.e{i % 8}", (body * 12).encode(), headers=hdrs)
+            last[agg] = ack.seq
+            n += 1
+        streams = next(servers_dir.glob("nats/**/streams"))
+        out = await stream_at_rest(js, streams, 1, n, stream="ATREST_SRC", prefix="tst")
+        assert out["messages"] == n
+        assert out["sealed_blocks"] >= 1 and 0 < out["s2_ratio"] < 0.8
+        assert "BENCH_AT_REST" not in [s.config.name for s in await js.streams_info()]  # removed
+    finally:
+        await js.delete_stream("ATREST_SRC")
+        await nc.close()

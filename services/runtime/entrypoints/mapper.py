@@ -61,7 +61,8 @@ def execution(v: ExecutionView) -> pb.Execution:
         duration_ms=_ms(r["started_at"], r["finished_at"]),
     )
     _json_into(r["input"], e.input)
-    _json_into(r["output"], e.output)
+    if r["output_seq"] is not None:
+        e.output.CopyFrom(v.payloads[r["output_seq"]].execution_completed.output)
     if r["error_category"] and r["status"] not in ("COMPLETED",):
         e.error.category, e.error.message = r["error_category"], r["error_message"] or ""
         e.error.attempt = r["error_attempt"] or 0
@@ -79,8 +80,10 @@ def execution(v: ExecutionView) -> pb.Execution:
             error_message=t["error_message"],
             attempt=t["attempt"],
         )
-        _json_into(t["arguments"], tc.arguments)
-        _json_into(t["result"], tc.result)
+        call = v.payloads[t["seq"]].tool_call_completed
+        tc.arguments.CopyFrom(call.arguments)
+        if call.HasField("result"):
+            tc.result.CopyFrom(call.result)
     for m in v.model_calls:
         e.model_calls.add(
             step=m["step"],

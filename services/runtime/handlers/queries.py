@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from labs.events.v1 import envelope_pb2
 
-from labs_core.errors import InvalidArgument, NotFound
+from labs_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
 
@@ -30,12 +31,14 @@ _STATUSES = {
 
 @dataclass
 class ExecutionView:
-    """One execution with its calls, as read from the read model."""
+    """One execution with its calls, as read from the read model, and the recorded events holding
+    its large payloads (the output, each tool call's arguments and result), by sequence."""
 
     row: asyncpg.Record
     tool_calls: list[asyncpg.Record]
     model_calls: list[asyncpg.Record]
     failed_attempts: list[asyncpg.Record]
+    payloads: dict[int, envelope_pb2.Event] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,24 +150,45 @@ class Queries:
         return view
 
     async def _load(self, execution_id: str) -> ExecutionView | None:
-        async with self.pool.acquire() as c:
-            row = await c.fetchrow(f"SELECT * FROM {self.s}.executions WHERE execution_id = $1", execution_id)
-            if row is None:
-                return None
-            # One connection: the three reads run one after the other (no gather on one connection).
-            tools = await c.fetch(
-                f"SELECT * FROM {self.s}.tool_calls WHERE execution_id = $1 ORDER BY attempt, step",
-                execution_id,
-            )
-            models = await c.fetch(
-                f"SELECT * FROM {self.s}.model_calls WHERE execution_id = $1 ORDER BY attempt, step",
-                execution_id,
-            )
-            failed = await c.fetch(
-                f"SELECT * FROM {self.s}.failed_attempts WHERE execution_id = $1 ORDER BY attempt",
-                execution_id,
-            )
-        return ExecutionView(row, list(tools), list(models), list(failed))
+        # One statement, one round trip: the calls come as arrays of their tables' row type.
+        s = self.s
+        row = await self.pool.fetchrow(
+            f"""
+            SELECT e.*,
+              ARRAY(SELECT t FROM {s}.tool_calls t WHERE t.execution_id = e.execution_id
+                    ORDER BY t.attempt, t.step) AS tool_call_rows,
+              ARRAY(SELECT m FROM {s}.model_calls m WHERE m.execution_id = e.execution_id
+                    ORDER BY m.attempt, m.step) AS model_call_rows,
+              ARRAY(SELECT f FROM {s}.failed_attempts f WHERE f.execution_id = e.execution_id
+                    ORDER BY f.attempt) AS failed_attempt_rows
+            FROM {s}.executions e WHERE e.execution_id = $1
+            """,
+            execution_id,
+        )
+        if row is None:
+            return None
+        view = ExecutionView(row, row["tool_call_rows"], row["model_call_rows"], row["failed_attempt_rows"])
+        await self._payloads(view)
+        return view
+
+    async def _payloads(self, view: ExecutionView) -> None:
+        """Read the events the read model points at; each must be this execution's."""
+        xid = view.row["execution_id"]
+        seqs = [t["seq"] for t in view.tool_calls]
+        if view.row["output_seq"] is not None:
+            seqs.append(view.row["output_seq"])
+        if not seqs:
+            return
+        found = await self.log.read_at(seqs)
+        for seq in seqs:
+            se = found.get(seq)
+            if se is None or se.event.aggregate_id != xid:
+                # The read model and the log disagree: never answer with another event's data.
+                raise FailedPrecondition(
+                    f"execution {xid}: the log has no event of it at sequence {seq}; "
+                    "the read model was built from another log (rebuild it)"
+                )
+            view.payloads[seq] = se.event
 
     async def history(self, q: HistoryQuery) -> HistoryPage:
         """An agent's executions, newest first, with a summary of the filtered window."""

@@ -123,7 +123,7 @@ _MERGED_COLS = (
     "attempts",
     "started_at",
     "finished_at",
-    "output",
+    "output_seq",
     "error_category",
     "error_message",
     "error_attempt",
@@ -141,7 +141,7 @@ _MERGED_TYPES = (
     "int",
     "timestamptz",
     "timestamptz",
-    "text",
+    "bigint",
     "text",
     "text",
     "int",
@@ -154,7 +154,7 @@ _MERGED_TYPES = (
     "text",
     "text",
 )
-_JSON_COLS = frozenset({"input", "output", "phases"})
+_JSON_COLS = frozenset({"input", "phases"})
 
 
 @dataclass
@@ -166,8 +166,8 @@ class _Patch:
     attempts: int | None = None
     started_at: datetime | None = None  # the first start wins (coalesce)
     finished_at: datetime | None = None
-    output_set: bool = False
-    output: str | None = None
+    #: The sequence of the ExecutionCompleted event, whose output GetExecution reads from the log.
+    output_seq: int | None = None
     error_set: bool = False
     error_category: str | None = None
     error_message: str | None = None
@@ -197,7 +197,7 @@ class _Patch:
             self.attempts if self.attempts is not None else 0,
             self.started_at,
             self.finished_at,
-            self.output if self.output_set else None,
+            self.output_seq,
             self.error_category if self.error_set else None,
             self.error_message if self.error_set else None,
             self.error_attempt if self.error_set else None,
@@ -276,8 +276,7 @@ class _Batch:
                     t.attempt,
                     t.step,
                     t.tool,
-                    struct_json(t.arguments),
-                    struct_json(t.result) if t.HasField("result") else None,
+                    seq,
                     t.duration_us,
                     _OUTCOME.get(t.outcome, "?"),
                     t.error_message,
@@ -321,7 +320,7 @@ class _Batch:
             d = ev.execution_completed
             p = self._patch(xid, seq)
             p.status, p.finished_at, p.phases = "COMPLETED", at, _phases(d.phases)
-            p.output_set, p.output = True, struct_json(d.output)
+            p.output_seq = seq
             p.error(None, None, None)
         elif kind == "execution_failed":
             f = ev.execution_failed
@@ -358,11 +357,10 @@ class _Batch:
             await self._insert_new(c)
         if self.tools:
             await c.execute(
-                "INSERT INTO tool_calls (execution_id, attempt, step, tool, arguments, result, duration_us, outcome, "
-                "error_message) SELECT u.x, u.a, u.s, u.t, u.args::jsonb, u.res::jsonb, u.d, u.o, u.e FROM unnest("
-                "$1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], "
-                "$9::text[]) AS u(x, a, s, t, args, res, d, o, e) ON CONFLICT DO NOTHING",
-                *unnest_columns(self.tools, 9),
+                "INSERT INTO tool_calls (execution_id, attempt, step, tool, seq, duration_us, outcome, error_message) "
+                "SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::bigint[], $6::bigint[], "
+                "$7::text[], $8::text[]) ON CONFLICT DO NOTHING",
+                *unnest_columns(self.tools, 8),
             )
         if self.models:
             await c.execute(
@@ -440,7 +438,7 @@ class _Batch:
               attempts = coalesce(u.attempts, e.attempts),
               started_at = coalesce(e.started_at, u.started_at),
               finished_at = coalesce(u.finished_at, e.finished_at),
-              output = CASE WHEN u.output_set THEN u.output::jsonb ELSE e.output END,
+              output_seq = coalesce(u.output_seq, e.output_seq),
               error_category = CASE WHEN u.error_set THEN u.error_category ELSE e.error_category END,
               error_message = CASE WHEN u.error_set THEN u.error_message ELSE e.error_message END,
               error_attempt = CASE WHEN u.error_set THEN u.error_attempt ELSE e.error_attempt END,
@@ -456,11 +454,11 @@ class _Batch:
                                    ELSE coalesce(e.cancel_reason, u.cancel_fb_reason) END,
               phases = coalesce(u.phases::jsonb, e.phases),
               version = u.version
-            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[],
-                        $7::bool[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::int[], $13::bigint[],
-                        $14::bigint[], $15::float8[], $16::int[], $17::bool[], $18::timestamptz[], $19::text[],
-                        $20::text[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::bool[])
-              AS u(execution_id, version, status, attempts, started_at, finished_at, output_set, output, error_set,
+            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::bigint[],
+                        $8::bool[], $9::text[], $10::text[], $11::int[], $12::bigint[], $13::bigint[], $14::float8[],
+                        $15::int[], $16::bool[], $17::timestamptz[], $18::text[], $19::text[], $20::timestamptz[],
+                        $21::text[], $22::text[], $23::text[], $24::bool[])
+              AS u(execution_id, version, status, attempts, started_at, finished_at, output_seq, error_set,
                    error_category, error_message, error_attempt, tokens_in, tokens_out, cost_usd, tool_calls,
                    cancel_set, cancel_at, cancel_by, cancel_reason, cancel_fb_at, cancel_fb_by, cancel_fb_reason,
                    phases, cost_abs)
@@ -472,8 +470,7 @@ class _Batch:
             col("attempts"),
             col("started_at"),
             col("finished_at"),
-            col("output_set"),
-            col("output"),
+            col("output_seq"),
             col("error_set"),
             col("error_category"),
             col("error_message"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import time
 from typing import Any
@@ -11,8 +13,9 @@ from labs.events.v1 import envelope_pb2
 from labs.events.v1 import execution_pb2 as x
 
 from labs_core.eventlog import EventLog, new_event
-from labs_core.projector import diff, rebuild
-from services.runtime.projections.executions import ExecutionsProjection
+from labs_core.migrations import migrate
+from labs_core.projector import Projector, diff, read_checkpoint, rebuild
+from services.runtime.projections.executions import MIGRATIONS, ExecutionsProjection
 
 T0 = 1_700_000_000_000_000_000
 
@@ -148,6 +151,18 @@ async def test_batched_equals_one_at_a_time_and_values_are_right(
     assert rows["x0006"]["cancel_reason"] == "changed" and rows["x0006"]["submitted_by"] == "user0"
     assert rows["x0010"]["tokens_in"] == 20 and rows["x0010"]["tool_call_count"] == 1
     assert rows["x0008"]["started_at"] < rows["x0008"]["finished_at"]
+    # Large payloads stay in the log: the rows point at the events that hold them.
+    for xid, want in (("x0000", {"ok": True, "i": 0}), ("x0007", {"ok": True, "i": 7})):
+        done = (await eventlog.read_at([rows[xid]["output_seq"]]))[rows[xid]["output_seq"]].event
+        assert done.aggregate_id == xid and dict(done.execution_completed.output) == want
+    assert rows["x0002"]["output_seq"] is None and rows["x0006"]["output_seq"] is None
+    calls = await pg.fetch(f"SELECT execution_id, seq FROM {many}.tool_calls")
+    got = await eventlog.read_at([c["seq"] for c in calls])
+    assert len(calls) == len(got) == 60  # every execution but the ones cancelled while queued
+    for c in calls:
+        tc = got[c["seq"]].event
+        assert tc.aggregate_id == c["execution_id"]
+        assert dict(tc.tool_call_completed.arguments) == {"q": int(c["execution_id"][1:])}
     mem = {
         (r["agent_type"], r["key"]): r["value"] for r in await pg.fetch(f"SELECT * FROM {many}.agent_memory")
     }
@@ -181,3 +196,43 @@ async def test_float_sums_do_not_depend_on_batching(
         assert await diff(database_url, proj, f"{schema}_1", f"{schema}_{size}") == [], size
     costs = await pg.fetch(f"SELECT cost_usd FROM {schema}_1.executions")
     assert len(costs) == 12 and all(r["cost_usd"] > 0 for r in costs)
+
+
+async def test_upgrading_to_payloads_in_the_log_replays_the_projection(
+    eventlog: EventLog, database_url: str, pg, schema, tmp_path
+) -> None:
+    """Migration 0004 drops the copied payloads, which only the log can fill in again: the tables
+    are emptied and the checkpoint removed, and the projector replays from sequence 1 to the same
+    tables a fresh rebuild gives."""
+    for ev in workload(14, random.Random(5)):
+        await eventlog.append(ev)
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for f in sorted(MIGRATIONS.glob("*.sql"))[:3]:
+        (old / f.name).write_text(f.read_text())
+    live = f"{schema}_live"
+    await migrate(pg, live, old)
+    await pg.execute(
+        f"INSERT INTO {live}.executions (execution_id, task_id, agent_type, action, input, status, output, "
+        "queued_at, version) VALUES ('x0000', 't0', 'MARKET', 'a', '{}', 'COMPLETED', '{\"old\": 1}', now(), 9)"
+    )
+    await pg.execute(
+        f"INSERT INTO {live}.projection_checkpoints (projection, last_sequence) VALUES ('runtime.executions', 9)"
+    )
+    assert await migrate(pg, live, MIGRATIONS) == ["0004_payloads_in_the_log"]
+    assert await pg.fetchval(f"SELECT count(*) FROM {live}.executions") == 0
+    assert await read_checkpoint(pg, live, "runtime.executions") == 0
+
+    proj = ExecutionsProjection(eventlog.prefix)
+    projector = Projector(eventlog, database_url, live, proj)
+    task = asyncio.create_task(projector.run())
+    try:
+        assert await projector.wait_for(await eventlog.last_sequence(), 10)
+    finally:
+        projector.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await rebuild(eventlog, database_url, proj, f"{schema}_fresh")
+    assert await diff(database_url, proj, live, f"{schema}_fresh") == []
+    assert await pg.fetchval(f"SELECT count(*) FROM {live}.executions WHERE output_seq IS NOT NULL") == 4

@@ -39,6 +39,10 @@ async def test_market_analysis_end_to_end_and_read_your_writes(
         assert [t.tool for t in e.tool_calls] == ["analyze_market_price", "get_listings"]
         assert all(t.outcome == "OK" for t in e.tool_calls)
         assert e.output["category"] == "electronics" and str(e.output["summary"]).startswith("answer to:")
+        # The payloads come from the recorded events: the same values the agent saw and returned.
+        stats = struct_to_dict(e.tool_calls[0].result)
+        assert struct_to_dict(e.tool_calls[0].arguments) == {"category": "electronics", "window_days": 30}
+        assert struct_to_dict(e.output)["stats"] == stats
         assert e.token_usage.input == 11 and e.token_usage.output == 7 and e.token_usage.total == 18
         assert len(e.model_calls) == 1 and e.attempts == 1
         assert e.queued_at.seconds and e.started_at.seconds and e.finished_at.seconds
@@ -268,3 +272,26 @@ async def test_only_an_admin_cancels_an_admin_execution(eventlog: EventLog) -> N
     assert (await cmds.cancel(CancelCommand("adm-1", role="admin"))).status == "CANCELLED"
     # Inside the system (no role from a gateway) the call is trusted.
     assert (await cmds.cancel(CancelCommand("adm-2"))).status == "CANCELLED"
+
+
+async def test_a_read_model_pointing_at_another_executions_event_is_refused(
+    eventlog: EventLog, database_url: str, schema: str, pg
+) -> None:
+    """GetExecution reads the output from the log at the sequence the read model keeps; if that
+    event is not this execution's (a read model built from another log), it says so instead of
+    answering with another execution's data."""
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        a = await st.execute("MARKET", "analyze_market", {"category": "electronics"})
+        b = await st.execute("MARKET", "analyze_market", {"category": "electronics", "window_days": 7})
+        for x in (a, b):
+            await st.wait_status(x.execution_id, {"COMPLETED"})
+        await pg.execute(
+            f"UPDATE {schema}.executions SET output_seq = "
+            f"(SELECT output_seq FROM {schema}.executions WHERE execution_id = $2) WHERE execution_id = $1",
+            a.execution_id,
+            b.execution_id,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await st.stub.GetExecution(pb.GetExecutionRequest(execution_id=a.execution_id))
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert a.execution_id in (err.value.details() or "")
