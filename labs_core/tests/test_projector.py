@@ -53,7 +53,7 @@ class _CommitMode(ListingTitles):
 
     seen: list[str]
 
-    async def apply(self, conn: asyncpg.Connection, events) -> None:  # type: ignore[no-untyped-def]
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> None:
         self.seen.append(await conn.fetchval("SHOW synchronous_commit"))
         await super().apply(conn, events)
 
