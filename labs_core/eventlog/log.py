@@ -220,11 +220,16 @@ class EventLog:
             seq = stored.sequence + 1
         return out
 
-    async def read_at(self, sequences: Iterable[int]) -> dict[int, StoredEvent]:
-        """The events at these sequences (direct gets, all at once); a sequence with no event is left out."""
+    async def read_at(self, sequences: Iterable[int], *, at_once: int = 64) -> dict[int, StoredEvent]:
+        """The events at these sequences (direct gets, `at_once` in flight); a sequence with no
+        event is left out."""
         seqs = list(dict.fromkeys(sequences))
-        msgs = await asyncio.gather(*(self._direct_get({"seq": s}) for s in seqs))
-        return {s: self._stored(m) for s, m in zip(seqs, msgs, strict=True) if m is not None}
+        out: dict[int, StoredEvent] = {}
+        for i in range(0, len(seqs), at_once):
+            part = seqs[i : i + at_once]
+            msgs = await asyncio.gather(*(self._direct_get({"seq": s}) for s in part))
+            out.update((s, self._stored(m)) for s, m in zip(part, msgs, strict=True) if m is not None)
+        return out
 
     async def sequence_at(self, when: datetime) -> int | None:
         """The first sequence appended at or after `when` (the log's own clock), or None."""

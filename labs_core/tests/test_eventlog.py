@@ -89,7 +89,7 @@ async def test_read_aggregate_and_first_sequence(eventlog: EventLog) -> None:
 
 async def test_read_at_gets_exactly_the_sequences_asked(eventlog: EventLog) -> None:
     seqs = [(await eventlog.append(created(f"r{i}"))).sequence for i in range(4)]
-    got = await eventlog.read_at([seqs[2], seqs[0], seqs[2], seqs[3] + 100])
+    got = await eventlog.read_at([seqs[2], seqs[0], seqs[2], seqs[3] + 100], at_once=2)
     assert sorted(got) == [seqs[0], seqs[2]]  # asked twice, answered once; past the end: left out
     assert got[seqs[2]].event.aggregate_id == "r2" and got[seqs[2]].sequence == seqs[2]
     assert got[seqs[0]].subject == f"{eventlog.prefix}.listing.r0.created"

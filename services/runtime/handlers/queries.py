@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from labs.events.v1 import envelope_pb2
 
-from labs_core.errors import FailedPrecondition, InvalidArgument, NotFound
+from labs_core.errors import EventLogUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
 
@@ -179,7 +179,12 @@ class Queries:
             seqs.append(view.row["output_seq"])
         if not seqs:
             return
-        found = await self.log.read_at(seqs)
+        try:
+            found = await self.log.read_at(seqs)
+        except EventLogUnavailable as e:
+            raise EventLogUnavailable(
+                f"execution {xid}: its output and tool-call payloads are read from the event log: {e}"
+            ) from e
         for seq in seqs:
             se = found.get(seq)
             if se is None or se.event.aggregate_id != xid:
