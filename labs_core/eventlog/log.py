@@ -175,7 +175,7 @@ class EventLog:
             msg = await self.nc.request(
                 f"$JS.API.DIRECT.GET.{self.stream}", json.dumps(payload).encode(), timeout=5.0
             )
-        except (NatsTimeout, NoRespondersError) as e:
+        except (NatsTimeout, NoRespondersError, nats.errors.ConnectionClosedError) as e:
             raise EventLogUnavailable(f"direct get failed: {e!r}") from e
         status = (msg.headers or {}).get("Status")
         if status == "404":

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from labs.agents.v1 import agent_service_pb2 as pb
 
+from labs_core.errors import EventLogUnavailable
 from labs_core.eventlog import EventLog
+from labs_core.projector import Projector
 from labs_core.structs import struct_to_dict
+from services.runtime.handlers.queries import Presence, Queries
+from services.runtime.projections.executions import ExecutionsProjection
 from services.runtime.tests.harness import runtime_stack
 
 
@@ -295,3 +300,29 @@ async def test_a_read_model_pointing_at_another_executions_event_is_refused(
             await st.stub.GetExecution(pb.GetExecutionRequest(execution_id=a.execution_id))
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert a.execution_id in (err.value.details() or "")
+
+
+async def test_without_the_log_the_execution_view_says_the_log_is_unavailable(
+    eventlog: EventLog, database_url: str, schema: str
+) -> None:
+    """The output and tool-call payloads are read from the log: with no connection to it, the
+    view is refused as unavailable, naming the execution and the log, not answered without them."""
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        r = await st.execute("MARKET", "analyze_market", {"category": "electronics"})
+        await st.wait_status(r.execution_id, {"COMPLETED"})
+    closed = await EventLog.connect(eventlog.url, stream=eventlog.stream, prefix=eventlog.prefix)
+    await closed.close()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        queries = Queries(
+            pool,
+            schema,
+            closed,
+            Projector(closed, database_url, schema, ExecutionsProjection(closed.prefix)),
+            Presence(),
+        )
+        with pytest.raises(EventLogUnavailable) as err:
+            await queries.get_execution(r.execution_id)
+        assert r.execution_id in str(err.value) and "event log" in str(err.value)
+    finally:
+        await pool.close()
