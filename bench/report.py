@@ -220,7 +220,15 @@ def table(out: dict[str, Any]) -> str:
         if t:
             lines.append(
                 f"[issue 4] tools get_listings: {_f(t['invocations_per_s'], 0)} calls/s (c={t['concurrency']}), "
-                f"p50 {_f(t['latency_ms']['p50'], 2)} ms of which in tool {_f(t['in_tool_ms']['p50'], 2)} ms"
+                f"p50 {_f(t['latency_ms']['p50'], 2)} ms of which in tool {_f(t['in_tool_ms']['p50'], 2)} ms "
+                "(one question asked again: memoised)"
+            )
+        distinct = _get(out, "components_standalone", "tools", "result", "get_listings_distinct", default={})
+        if distinct.get("invocations_per_s"):
+            lines.append(
+                f"[issue 4] tools get_listings, a new question every call: {_f(distinct['invocations_per_s'], 0)} "
+                f"calls/s, {_f(distinct['service_cpu_ms_per_call'], 2)} ms service CPU/call, "
+                f"p50 {_f(distinct['latency_ms']['p50'], 2)} ms (in tool {_f(distinct['in_tool_ms']['p50'], 2)})"
             )
         if w:
             lines.append(

@@ -10,6 +10,8 @@ tools service as a child process (`python -m services.tools`, catalogue seeded w
   (`duration_us`), the rest (gRPC + registry + validation), then invocations/s with --concurrency
   callers (closed loop) and the service's CPU-seconds per 1,000 calls (robust on a busy machine);
 - the same with `fields: ["id", "title", "price"]` (sparse fieldset);
+- `get_listings` with a question never asked before on every call (the memo and the read cache
+  miss: the tool and its PostgreSQL query run each time);
 - `analyze_market_price` sequential latency: the first call after start-up, then the steady state.
 
 Bounded: at most --calls per phase and --seconds per phase; every process it starts is stopped by PID.
@@ -69,15 +71,21 @@ def _request(name: str, args: dict[str, Any]) -> tool_service_pb2.InvokeToolRequ
 
 
 async def _throughput(
-    stub: Any, req: Any, pid: int, *, calls: int, concurrency: int, seconds: float
+    stub: Any, req: Any, pid: int, *, calls: int, concurrency: int, seconds: float, vary: Any = None
 ) -> dict[str, Any]:
+    """Calls of one request, or with `vary(i)` the i-th of distinct requests (none asked twice)."""
+    nth = iter(range(10**9))
+
+    def next_req() -> Any:
+        return req if vary is None else vary(next(nth))
+
     for _ in range(20):
-        await stub.InvokeTool(req, timeout=10)
+        await stub.InvokeTool(next_req(), timeout=10)
     lat: list[float] = []
     inside: list[float] = []
     for _ in range(min(calls, 300)):
         t = time.perf_counter()
-        resp = await stub.InvokeTool(req, timeout=10)
+        resp = await stub.InvokeTool(next_req(), timeout=10)
         lat.append(time.perf_counter() - t)
         inside.append(resp.duration_us / 1e6)
     counter = iter(range(calls))
@@ -89,7 +97,7 @@ async def _throughput(
         for _ in counter:
             if time.perf_counter() > deadline:
                 return
-            await stub.InvokeTool(req, timeout=10)
+            await stub.InvokeTool(next_req(), timeout=10)
             done += 1
 
     cpu0 = _cpu_s(pid)
@@ -125,6 +133,17 @@ async def _measure(addr: str, pid: int, a: argparse.Namespace) -> dict[str, Any]
         kw = {"calls": a.calls, "concurrency": a.concurrency, "seconds": a.seconds}
         out["get_listings"] = await _throughput(
             stub, _request("get_listings", {"category": "electronics", "limit": 20}), pid, **kw
+        )
+        # Every call a question not asked before (a price floor of its own): no memoised answer,
+        # no cached page — the tool and its query run every time.
+        out["get_listings_distinct"] = await _throughput(
+            stub,
+            None,
+            pid,
+            vary=lambda i: _request(
+                "get_listings", {"category": "electronics", "limit": 20, "min_price": 1 + i / 100}
+            ),
+            **kw,
         )
         sparse = {"category": "electronics", "limit": 20, "fields": ["id", "title", "price"]}
         try:

@@ -126,7 +126,7 @@ class ToolsService:
         self.registry = build_registry(self.listings)
         self.activity = await start_activity_tools(s, self.eventlog, self.pool, self.registry)
         self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector)
-        self.invoker = Invoker(self.registry, limit_policy(s))
+        self.invoker = Invoker(self.registry, limit_policy(s), memo_entries=s.tool_memo_entries)
         self.seeder = CatalogueSeeder(
             store, read_model, self.projector, seed=s.catalogue_seed, size=s.catalogue_size
         )

@@ -47,6 +47,9 @@ class Settings(CommonSettings):
     #: (0: none), and how old a market figure (its window ends "now") may be when given again.
     listings_cache_entries: int = Field(default=512, ge=0)
     market_stats_max_age_s: float = Field(default=1.0, ge=0)
+    #: Answers of read-only tools registered with a Memo (get_listings, analyze_market_price)
+    #: remembered per tool and arguments against their read model's version (0: none).
+    tool_memo_entries: int = Field(default=128, ge=0)
     #: Connections of the read-model pool.
     db_pool_size: int = Field(default=10, ge=1)
 

@@ -95,6 +95,17 @@ class ToolDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class Memo:
+    """A read-only tool whose answer is a function of its arguments and of one read model's
+    version (a projection's checkpoint) only — not of who calls it: an answer is given again for
+    the same arguments while `version()` is unchanged (and, for answers that also depend on the
+    clock, while it is younger than `max_age_s`)."""
+
+    version: Callable[[], int]
+    max_age_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Tool:
     """A registered tool: its definition, its function and its compiled schema checks."""
 
@@ -102,6 +113,7 @@ class Tool:
     execute: ToolFunction
     arguments_check: SchemaCheck
     result_check: SchemaCheck
+    memo: Memo | None = None
 
     @property
     def name(self) -> str:
@@ -117,15 +129,19 @@ class Registry:
         for definition, fn in tools:
             self.add(definition, fn)
 
-    def add(self, definition: ToolDefinition, execute: ToolFunction) -> Tool:
-        """Register a definition with its function; a name may be registered once."""
+    def add(self, definition: ToolDefinition, execute: ToolFunction, *, memo: Memo | None = None) -> Tool:
+        """Register a definition with its function; a name may be registered once. A `memo`
+        lets the invoker give an answer again (see Memo); a tool with side effects has none."""
         if definition.name in self._tools:
             raise ValueError(f"tool {definition.name} registered twice")
+        if memo is not None and definition.side_effects:
+            raise ValueError(f"tool {definition.name} has side effects: its answers cannot be memoised")
         tool = Tool(
             definition,
             execute,
             SchemaCheck(definition.parameters, root="arguments"),
             SchemaCheck(definition.result, root="result"),
+            memo,
         )
         self._tools[definition.name] = tool
         return tool

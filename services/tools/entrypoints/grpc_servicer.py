@@ -75,7 +75,10 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
             request.name, struct_to_dict(request.arguments), ctx, deadline_s=context.time_remaining()
         )
         resp = tool_service_pb2.InvokeToolResponse(duration_us=out.duration_us)
-        dict_to_struct(out.result, resp.result)
+        if out.result_struct is not None:
+            resp.result.CopyFrom(out.result_struct)  # a memoised answer, converted once
+        else:
+            dict_to_struct(out.result, resp.result)
         return resp
 
     @domain_errors

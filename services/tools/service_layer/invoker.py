@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from google.protobuf import struct_pb2
+
 from labs_core.errors import InvalidArgument, LabsError
+from labs_core.structs import dict_to_struct
 from services.tools.domain.errors import (
     ArgumentsInvalid,
     ToolBusy,
@@ -18,6 +22,7 @@ from services.tools.domain.errors import (
     ToolTimedOut,
 )
 from services.tools.domain.registry import JSONObject, Registry, Tool, ToolContext
+from services.tools.service_layer.read_cache import ReadCache
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +54,16 @@ class LimitPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """The outcome of a successful call: the result and the time spent in the tool."""
+    """The outcome of a successful call: the result and the time spent in the tool.
+
+    A memoised tool's answer also comes as a Struct, built once per answer (shared: copy it,
+    never change it); `memoised` says it was given again, so `duration_us` is the lookup's.
+    """
 
     result: JSONObject
     duration_us: int
+    result_struct: struct_pb2.Struct | None = None
+    memoised: bool = False
 
 
 class _Slots:
@@ -73,12 +84,22 @@ class _Slots:
 
 
 class Invoker:
-    """Runs registered tools for agents, enforcing permission, schemas, timeouts and concurrency."""
+    """Runs registered tools for agents, enforcing permission, schemas, timeouts and concurrency.
 
-    def __init__(self, registry: Registry, policy: LimitPolicy | None = None) -> None:
+    A tool registered with a Memo has its answers memoised per arguments against its read
+    model's version (`memo_entries` answers per tool, least recently used evicted): a repeated
+    question skips the run, the result check and the conversion to a Struct. Permission and
+    arguments are checked on every call.
+    """
+
+    def __init__(
+        self, registry: Registry, policy: LimitPolicy | None = None, *, memo_entries: int = 128
+    ) -> None:
         self.registry = registry
         self.policy = policy or LimitPolicy()
+        self.memo_entries = memo_entries
         self._slots: dict[str, _Slots] = {}
+        self._memos: dict[str, ReadCache] = {}
 
     def limits(self, name: str) -> Limits:
         """The limits in force for a registered tool."""
@@ -108,7 +129,36 @@ class Invoker:
         violations = tool.arguments_check.violations(arguments)
         if violations:
             raise ArgumentsInvalid(name, violations)
+        if tool.memo is not None and self.memo_entries > 0:
+            return await self._memoised(tool, arguments, ctx, deadline_s)
+        return await self._run(tool, arguments, ctx, deadline_s)
 
+    async def _memoised(
+        self, tool: Tool, arguments: JSONObject, ctx: ToolContext, deadline_s: float | None
+    ) -> Invocation:
+        assert tool.memo is not None
+        cache = self._memos.get(tool.name)
+        if cache is None:
+            cache = self._memos[tool.name] = ReadCache(tool.memo.version, max_entries=self.memo_entries)
+        key = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        ran: list[Invocation] = []
+
+        async def compute() -> Invocation:
+            out = await self._run(tool, arguments, ctx, deadline_s)
+            ran.append(out)
+            return Invocation(out.result, out.duration_us, dict_to_struct(out.result))
+
+        started = time.perf_counter()
+        answer = await cache.get(key, compute, max_age_s=tool.memo.max_age_s)
+        if ran:  # this call ran the tool
+            return answer
+        lookup_us = int((time.perf_counter() - started) * 1_000_000)
+        return Invocation(answer.result, lookup_us, answer.result_struct, memoised=True)
+
+    async def _run(
+        self, tool: Tool, arguments: JSONObject, ctx: ToolContext, deadline_s: float | None
+    ) -> Invocation:
+        name = tool.name
         limits = self.policy.for_tool(tool)
         slots = self._slots.setdefault(name, _Slots(limits.max_concurrency))
         if not slots.try_acquire():

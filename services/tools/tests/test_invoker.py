@@ -16,7 +16,7 @@ from services.tools.domain.errors import (
     ToolNotPermitted,
     ToolTimedOut,
 )
-from services.tools.domain.registry import Registry, ToolContext, ToolDefinition
+from services.tools.domain.registry import Memo, Registry, ToolContext, ToolDefinition
 from services.tools.service_layer.invoker import Invoker, LimitPolicy
 
 PARAMS = {
@@ -211,3 +211,95 @@ async def test_timeout_invalid_result_crash_and_idempotency_key() -> None:
         await inv.invoke("writer", {}, admin)
     assert e.value.field == "idempotency_key"
     await inv.invoke("writer", {}, ToolContext(agent_type="ADMIN", idempotency_key="k1"))
+
+
+class _Counted:
+    """A read-only tool over a versioned 'read model' (a counter the test moves), counting runs."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.runs = 0
+        self.fail = False
+
+    async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+        self.runs += 1
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise RuntimeError("read model unavailable")
+        return {"echo": {"symbol": args["symbol"], "version": self.version, "asked_by": "any"}}
+
+
+def _memo_registry(tool: _Counted, max_age_s: float | None = None) -> Registry:
+    r = Registry()
+    definition = ToolDefinition(
+        name="quote",
+        version="1.0.0",
+        description="Quote",
+        category="analytics",
+        parameters=PARAMS,
+        result=RESULT,
+    )
+    r.add(definition, tool, memo=Memo(lambda: tool.version, max_age_s=max_age_s))
+    return r
+
+
+async def test_a_memoised_tool_answers_again_until_its_read_model_moves() -> None:
+    tool = _Counted()
+    inv = Invoker(_memo_registry(tool))
+    first = await inv.invoke("quote", {"symbol": "A", "quantity": 1}, ANALYTICS)
+    assert tool.runs == 1 and not first.memoised and first.result_struct is not None
+    # Same arguments in another key order, another caller: given again, not run.
+    again = await inv.invoke(
+        "quote", {"quantity": 1, "symbol": "A"}, ToolContext(agent_type="ANALYTICS", execution_id="x")
+    )
+    assert tool.runs == 1 and again.memoised and again.result == first.result
+    assert again.result_struct is first.result_struct
+    assert again.result_struct["echo"]["version"] == 1  # type: ignore[index]
+    # Other arguments: run. A concurrent burst of one new question: run once.
+    await asyncio.gather(*(inv.invoke("quote", {"symbol": "B", "quantity": 1}, ANALYTICS) for _ in range(5)))
+    assert tool.runs == 2
+    # The read model moved: the next call runs again and sees it.
+    tool.version = 2
+    moved = await inv.invoke("quote", {"symbol": "A", "quantity": 1}, ANALYTICS)
+    assert tool.runs == 3 and not moved.memoised and moved.result["echo"]["version"] == 2
+    # Permission and arguments are still checked on every call.
+    with pytest.raises(ToolNotPermitted):
+        await inv.invoke("quote", {"symbol": "A", "quantity": 1}, ToolContext(agent_type="MARKET"))
+    with pytest.raises(ArgumentsInvalid):
+        await inv.invoke("quote", {"symbol": "A", "quantity": 0}, ANALYTICS)
+    # Off: every call runs.
+    off = Invoker(_memo_registry(tool), memo_entries=0)
+    await off.invoke("quote", {"symbol": "A", "quantity": 1}, ANALYTICS)
+    await off.invoke("quote", {"symbol": "A", "quantity": 1}, ANALYTICS)
+    assert tool.runs == 5
+
+
+async def test_a_memoised_answer_ages_and_a_failure_is_not_remembered() -> None:
+    tool = _Counted()
+    inv = Invoker(_memo_registry(tool, max_age_s=0.05))
+    args = {"symbol": "A", "quantity": 1}
+    await inv.invoke("quote", args, ANALYTICS)
+    await inv.invoke("quote", args, ANALYTICS)
+    assert tool.runs == 1
+    await asyncio.sleep(0.06)
+    await inv.invoke("quote", args, ANALYTICS)
+    assert tool.runs == 2  # older than max_age_s: run again
+    tool.version, tool.fail = 3, True
+    with pytest.raises(ToolFailed):
+        await inv.invoke("quote", args, ANALYTICS)
+    tool.fail = False
+    ok = await inv.invoke("quote", args, ANALYTICS)
+    assert tool.runs == 4 and ok.result["echo"]["version"] == 3
+
+
+def test_a_tool_with_side_effects_cannot_be_memoised() -> None:
+    definition = ToolDefinition(
+        name="buy",
+        version="1.0.0",
+        description="Buy",
+        category="analytics",
+        parameters=PARAMS,
+        side_effects=True,
+    )
+    with pytest.raises(ValueError, match="side effects"):
+        Registry().add(definition, echo, memo=Memo(lambda: 1))

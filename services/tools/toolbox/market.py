@@ -15,7 +15,7 @@ from services.tools.domain.listings import (
     ListingQuery,
     to_cents,
 )
-from services.tools.domain.registry import JSONObject, Registry, ToolContext, ToolDefinition
+from services.tools.domain.registry import JSONObject, Memo, Registry, ToolContext, ToolDefinition
 from services.tools.service_layer.listings import ListingService
 
 VERSION = "1.0.0"
@@ -290,6 +290,12 @@ def register_market_tools(registry: Registry, listings: ListingService) -> None:
         done = await listings.create(cmd, correlation_id=ctx.execution_id)
         return {"listing": done.listing.to_json(), "created": done.created}
 
-    registry.add(GET_LISTINGS, get_listings)
-    registry.add(ANALYZE_MARKET_PRICE, analyze_market_price)
+    # Both answer from the listings read model only: memoised against its projection's checkpoint
+    # (market figures, whose window ends "now", for at most market_stats_max_age_s as well).
+    registry.add(GET_LISTINGS, get_listings, memo=Memo(lambda: listings.projector.checkpoint))
+    registry.add(
+        ANALYZE_MARKET_PRICE,
+        analyze_market_price,
+        memo=Memo(lambda: listings.projector.checkpoint, max_age_s=listings.market_stats_max_age_s),
+    )
     registry.add(CREATE_LISTING, create_listing)
