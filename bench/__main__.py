@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import nats
 
-from bench import at_rest, components, e2e, limits, peer, profile, standalone
+from bench import at_rest, components, e2e, grpc_floor, limits, peer, profile, standalone
 from bench.measure import memory_mb
 from bench.report import aims, ratios, table
 from bench.stack import Stack, extra_worker, started
@@ -51,15 +51,36 @@ class Sizes:
     metrics_queries: int
     raw_js_n: int
     raw_pg_n: int
+    grpc_n: int
     profile_s: int
     loop_limit_s: float
     catalogue_size: int
     rebuild_tools: bool
 
 
-QUICK = Sizes(10, 20, 50, 100, 150, 32, 500, 50, 1000, 100, 300, 20, 5_000, 5_000, 4, 15, 10_000, False)
+QUICK = Sizes(
+    10, 20, 50, 100, 150, 32, 500, 50, 1000, 100, 300, 20, 5_000, 5_000, 1_000, 4, 15, 10_000, False
+)
 FULL = Sizes(
-    10, 150, 50, 500, 2000, 64, 5000, 300, 10_000, 250, 10_000, 100, 50_000, 100_000, 10, 60, 10_000, True
+    10,
+    150,
+    50,
+    500,
+    2000,
+    64,
+    5000,
+    300,
+    10_000,
+    250,
+    10_000,
+    100,
+    50_000,
+    100_000,
+    5_000,
+    10,
+    60,
+    10_000,
+    True,
 )
 
 
@@ -259,6 +280,7 @@ async def measure_stack(stack: Stack, sz: Sizes, out: dict[str, Any], tmp: Path,
         out["limits"] = {
             "jetstream": await limits.jetstream_publish_rate(stack.nats_url, n=sz.raw_js_n, size=size),
             "postgres": await limits.pg_insert_rate(stack.database_url, n=sz.raw_pg_n, row_bytes=600),
+            "grpc": await grpc_floor.unary_floor(n=sz.grpc_n),
         }
         out["memory_final_mb"] = memory_mb(pids)
     finally:

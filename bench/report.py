@@ -199,6 +199,13 @@ def table(out: dict[str, Any]) -> str:
             f"{_f(j['sequential_publish_p50_ms'], 2)} ms sequential p50; PostgreSQL {_f(p['executemany_rows_per_s'], 0)} "
             f"rows/s executemany, {_f(p['copy_rows_per_s'], 0)} COPY, {_f(p['single_commit_rows_per_s'], 0)} one per commit"
         )
+        g = lim.get("grpc")
+        if g:
+            lines.append(
+                f"limits: empty unary gRPC call ({g['message_bytes']} B): {_f(g['calls_per_s'], 0)} calls/s at "
+                f"c={g['concurrency']}, CPU per call server {_f(g['server_cpu_ms_per_call'], 3)} ms + client "
+                f"{_f(g['client_cpu_ms_per_call'], 3)} ms, sequential p50 {_f(g['sequential_p50_ms'], 2)} ms"
+            )
     cel = _get(out, "celery", default={})
     if "tasks_per_s" in cel:
         lines.append(

@@ -114,3 +114,11 @@ async def test_stream_bytes_at_rest_copies_a_range_and_measures_sealed_blocks(
     finally:
         await js.delete_stream("ATREST_SRC")
         await nc.close()
+
+
+async def test_the_grpc_floor_measures_a_real_echo_server() -> None:
+    from bench.grpc_floor import unary_floor
+
+    out = await unary_floor(n=300, concurrency=4)
+    assert out["calls"] == 300 and out["calls_per_s"] > 0 and out["message_bytes"] > 300
+    assert out["server_cpu_ms_per_call"] > 0 and out["client_cpu_ms_per_call"] > 0
