@@ -303,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     sz = QUICK if ns.quick else FULL
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    out_path = ns.out or RESULTS / f"{stamp}{'-quick' if ns.quick else ''}.json"
+    # A quick run's files are its own (its profile must not replace the full run's).
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d") + ("-quick" if ns.quick else "")
+    out_path = ns.out or RESULTS / f"{stamp}.json"
     t_start = time.monotonic()
     out: dict[str, Any] = {
         "kind": "quick" if ns.quick else "full",
