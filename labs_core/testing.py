@@ -7,11 +7,13 @@ asks for `eventlog` gets its own stream and subject prefix; `schema` gives a fre
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -92,3 +94,18 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+T = TypeVar("T")
+
+
+def interleave(flows: Sequence[Sequence[T]], rng: random.Random) -> list[T]:
+    """The flows' items merged in a random order that keeps each flow's own order (events of
+    several aggregates as concurrent writers would append them)."""
+    out: list[T] = []
+    cursors = [0] * len(flows)
+    while any(c < len(f) for c, f in zip(cursors, flows, strict=True)):
+        k = rng.choice([j for j, f in enumerate(flows) if cursors[j] < len(f)])
+        out.append(flows[k][cursors[k]])
+        cursors[k] += 1
+    return out

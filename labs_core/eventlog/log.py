@@ -420,6 +420,21 @@ def _count_upto(buf: list[StoredEvent], bound: int) -> int:
     return lo
 
 
+async def _replay_consumer(log_: EventLog, subject: str, start: int) -> api.ConsumerInfo:
+    """An ephemeral, unacknowledged consumer of one subject filter from `start`, for replay."""
+    cfg = api.ConsumerConfig(
+        deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start,
+        ack_policy=api.AckPolicy.NONE,
+        # A source is not pulled while its buffered events wait for the other sources' earlier
+        # ones (a long stretch of the log): the server must not drop it meanwhile.
+        inactive_threshold=3600.0,
+        mem_storage=True,
+        filter_subject=subject,
+    )
+    return await log_.js.add_consumer(log_.stream, cfg)
+
+
 class _Source:
     """One subject filter's events in [start, until] through a consumer of its own (for replay)."""
 
@@ -436,18 +451,8 @@ class _Source:
         self.batches: AsyncGenerator[list[StoredEvent], None] | None = None
 
     async def open(self) -> None:
-        cfg = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.start,
-            ack_policy=api.AckPolicy.NONE,
-            # A source is not pulled while its buffered events wait for the other sources'
-            # earlier ones (a long stretch of the log): the server must not drop it meanwhile.
-            inactive_threshold=3600.0,
-            mem_storage=True,
-            filter_subject=self.subject,
-        )
-        info = await self.log.js.add_consumer(self.log.stream, cfg)
-        self.name = info.name
+        info = await _replay_consumer(self.log, self.subject, self.start)
+        self.name = info.name  # known before a swallowed cancellation is raised: close() deletes it
         _raise_if_cancel_was_swallowed()
         if not info.num_pending:
             self.done = True
@@ -508,17 +513,8 @@ class _WireSource(WireSink):
         self._error = ""
 
     async def open(self) -> None:
-        cfg = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.start,
-            ack_policy=api.AckPolicy.NONE,
-            # Not pulled while its events wait for the other sources' earlier ones: kept meanwhile.
-            inactive_threshold=3600.0,
-            mem_storage=True,
-            filter_subject=self.subject,
-        )
-        info = await self.log.js.add_consumer(self.log.stream, cfg)
-        self.name = info.name
+        info = await _replay_consumer(self.log, self.subject, self.start)
+        self.name = info.name  # known before a swallowed cancellation is raised: close() deletes it
         _raise_if_cancel_was_swallowed()
         if not info.num_pending:
             self.done = True

@@ -15,6 +15,7 @@ from labs.events.v1 import execution_pb2 as x
 from labs_core.eventlog import EventLog, new_event
 from labs_core.migrations import migrate
 from labs_core.projector import Projector, diff, read_checkpoint, rebuild
+from labs_core.testing import interleave
 from services.runtime.projections.executions import MIGRATIONS, ExecutionsProjection
 
 T0 = 1_700_000_000_000_000_000
@@ -114,13 +115,7 @@ def workload(n: int, rng: random.Random) -> list[envelope_pb2.Event]:
                 )
             )
         flows.append(evs)
-    # Interleave the executions' events like concurrent workers would, keeping each one's order.
-    out, cursors = [], [0] * len(flows)
-    while any(c < len(f) for c, f in zip(cursors, flows, strict=True)):
-        k = rng.choice([j for j, f in enumerate(flows) if cursors[j] < len(f)])
-        out.append(flows[k][cursors[k]])
-        cursors[k] += 1
-    return out
+    return interleave(flows, rng)
 
 
 async def test_batched_equals_one_at_a_time_and_values_are_right(

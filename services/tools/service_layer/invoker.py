@@ -141,11 +141,12 @@ class Invoker:
         if cache is None:
             cache = self._memos[tool.name] = ReadCache(tool.memo.version, max_entries=self.memo_entries)
         key = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        ran: list[Invocation] = []
+        ran = False
 
         async def compute() -> Invocation:
+            nonlocal ran
+            ran = True
             out = await self._run(tool, arguments, ctx, deadline_s)
-            ran.append(out)
             return Invocation(out.result, out.duration_us, dict_to_struct(out.result))
 
         started = time.perf_counter()

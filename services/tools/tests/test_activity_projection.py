@@ -12,6 +12,7 @@ from labs.events.v1 import execution_pb2 as x
 from labs_core.eventlog import EventLog, new_event
 from labs_core.migrations import migrate
 from labs_core.projector import diff, rebuild
+from labs_core.testing import interleave
 from services.tools.adapters.listing_events import occurred_ns
 from services.tools.projections.activity import TERMINAL, ActivityProjection
 from services.tools.projections.listings import ns_to_datetime
@@ -80,12 +81,7 @@ def workload(n: int, rng: random.Random) -> list[envelope_pb2.Event]:
         flows.append(evs)
     flows.append([_ev("ghost", 1, execution_started=x.ExecutionStarted(attempt=1)), _mc("ghost", 2, 1, 1.0)])
     flows.append([_llm("nobody", "", 3, 1, 1.0), _llm("unknown", "nope", 3, 1, 1.0)])
-    out, cursors = [], [0] * len(flows)
-    while any(c < len(f) for c, f in zip(cursors, flows, strict=True)):
-        k = rng.choice([j for j, f in enumerate(flows) if cursors[j] < len(f)])
-        out.append(flows[k][cursors[k]])
-        cursors[k] += 1
-    return out
+    return interleave(flows, rng)
 
 
 async def _one_by_one(conn: asyncpg.Connection, events: list[envelope_pb2.Event]) -> None:

@@ -231,16 +231,14 @@ class _Counted:
 
 def _memo_registry(tool: _Counted, max_age_s: float | None = None) -> Registry:
     r = Registry()
-    definition = ToolDefinition(
-        name="quote",
-        version="1.0.0",
-        description="Quote",
-        category="analytics",
-        parameters=PARAMS,
-        result=RESULT,
-    )
-    r.add(definition, tool, memo=Memo(lambda: tool.version, max_age_s=max_age_s))
+    r.add(_definition("quote", result=RESULT), tool, memo=Memo(lambda: tool.version, max_age_s=max_age_s))
     return r
+
+
+def _definition(name: str, **kw: Any) -> ToolDefinition:
+    return ToolDefinition(
+        name=name, version="1.0.0", description=name, category="analytics", parameters=PARAMS, **kw
+    )
 
 
 async def test_a_memoised_tool_answers_again_until_its_read_model_moves() -> None:
@@ -293,13 +291,5 @@ async def test_a_memoised_answer_ages_and_a_failure_is_not_remembered() -> None:
 
 
 def test_a_tool_with_side_effects_cannot_be_memoised() -> None:
-    definition = ToolDefinition(
-        name="buy",
-        version="1.0.0",
-        description="Buy",
-        category="analytics",
-        parameters=PARAMS,
-        side_effects=True,
-    )
     with pytest.raises(ValueError, match="side effects"):
-        Registry().add(definition, echo, memo=Memo(lambda: 1))
+        Registry().add(_definition("buy", side_effects=True), echo, memo=Memo(lambda: 1))
