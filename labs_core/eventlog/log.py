@@ -27,7 +27,7 @@ from labs_core import telemetry
 from labs_core.errors import ConcurrencyConflict, EventLogUnavailable
 from labs_core.eventlog import headers as h
 from labs_core.eventlog.codec import aggregate_filter, subject_for
-from labs_core.eventlog.wire import WireConnection, WireSink, ack_position
+from labs_core.eventlog.wire import WireConnection, ack_position
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +483,7 @@ class _Source:
                 await self.log.js.delete_consumer(self.log.stream, self.name)
 
 
-class _WireSource(WireSink):
+class _WireSource:
     """One subject filter's events in [start, until] through a consumer of its own, pulled over
     replay's own connection: each delivery is decoded where it is parsed (for replay)."""
 

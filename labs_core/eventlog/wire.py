@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import ParseResult
 
 from labs_core.errors import EventLogUnavailable
@@ -160,14 +160,14 @@ class WireConnection:
             await self.writer.wait_closed()
 
 
-class WireSink:
+class WireSink(Protocol):
     """What a subscription's frames go to."""
 
     def on_event(self, subject: bytes, reply: bytes, payload: bytes) -> None:
-        raise NotImplementedError
+        """One message of the subscription: its subject, reply (ack) subject and payload."""
 
     def on_status(self, status: bytes, head: bytes) -> None:
-        raise NotImplementedError
+        """A status frame (no messages, request expired, heartbeat): its code and raw headers."""
 
 
 def ack_position(reply: bytes) -> tuple[int, int]:
