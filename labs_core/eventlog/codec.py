@@ -7,14 +7,18 @@ field name with the aggregate's own prefix dropped: `agents.execution.<id>.reque
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from labs.events.v1 import envelope_pb2
 
+from labs_core.errors import InvalidArgument
 from labs_core.ids import uuid7
 
 SCHEMA_VERSION = 1
+#: One literal NATS subject token: printable ASCII without '.', '*', '>' or white space.
+_TOKEN = re.compile(r"[!-)+-\-/-=?-~]{1,200}")
 
 
 def event_type(event: envelope_pb2.Event) -> str:
@@ -31,14 +35,25 @@ def subject_token(aggregate_type: str, kind: str) -> str:
     return kind[len(prefix) :] if kind.startswith(prefix) else kind
 
 
+def subject_id(aggregate_id: str) -> str:
+    """`aggregate_id` if it is one literal subject token; InvalidArgument otherwise.
+
+    An id with '.', '*', '>' or white space in it would name other aggregates' subjects (a
+    wildcard reads every execution's events), so it never becomes part of a subject.
+    """
+    if not aggregate_id or not _TOKEN.fullmatch(aggregate_id):
+        raise InvalidArgument("aggregate_id", f"{aggregate_id!r} is not a valid id")
+    return aggregate_id
+
+
 def subject_for(prefix: str, event: envelope_pb2.Event) -> str:
     """The subject an event is appended to."""
-    return f"{prefix}.{event.aggregate_type}.{event.aggregate_id}.{subject_token(event.aggregate_type, event_type(event))}"
+    return f"{prefix}.{event.aggregate_type}.{subject_id(event.aggregate_id)}.{subject_token(event.aggregate_type, event_type(event))}"
 
 
 def aggregate_filter(prefix: str, aggregate_type: str, aggregate_id: str) -> str:
     """The subject filter matching every event of one aggregate."""
-    return f"{prefix}.{aggregate_type}.{aggregate_id}.>"
+    return f"{prefix}.{aggregate_type}.{subject_id(aggregate_id)}.>"
 
 
 def new_event(

@@ -255,7 +255,7 @@ async def _first_live_batches(eventlog: EventLog, linger_s: float) -> list[list[
     reader = asyncio.create_task(read())
     await asyncio.sleep(0.2)  # the consumer is live and caught up
     for i in range(6):
-        await eventlog.append(created(f"lg-{linger_s}-{i}"))
+        await eventlog.append(created(f"lg-{int(linger_s * 1000)}-{i}"))
         await asyncio.sleep(0.01)
     await asyncio.wait_for(reader, 5)
     return got
@@ -394,3 +394,15 @@ async def test_replay_over_its_own_connection_to_a_server_that_wants_a_password(
                 await log.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("bad", ["", "*", ">", "a.b", "a b", "x\x00", "a\tb", "é"])
+async def test_an_id_that_is_not_one_literal_subject_token_never_becomes_a_subject(
+    eventlog: EventLog, bad: str
+) -> None:
+    from labs_core.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        await eventlog.read_aggregate("execution", bad)
+    with pytest.raises(InvalidArgument):
+        await eventlog.first_sequence("execution", bad)

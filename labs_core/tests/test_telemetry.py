@@ -80,7 +80,9 @@ async def test_runtime_metrics_after_traffic(
         r = await st.execute("MARKET", "analyze_market", {"category": "electronics"})
         await st.wait_status(r.execution_id, {"COMPLETED"})
         with pytest.raises(grpc.aio.AioRpcError):
-            await st.stub.GetExecution(pb.GetExecutionRequest(execution_id="missing"))
+            await st.stub.GetExecution(
+                pb.GetExecutionRequest(execution_id="00000000-0000-7000-8000-000000000000")
+            )
         events = [
             m
             async for m in st.stub.FollowExecutionEvents(

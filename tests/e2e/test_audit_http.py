@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from deploy.local.testing import Launched
+from labs_core.ids import uuid7
 from tests.e2e.conftest import auth
 
 pytestmark = pytest.mark.timeout(120)
@@ -48,5 +49,9 @@ async def test_events_page_follow_and_404(http: aiohttp.ClientSession) -> None:
     assert len(first["events"]) == 2 and int(first["nextFromSequence"]) == seqs[2]
     resumed = await follow(http, xid, seqs[2])
     assert [int(e["sequence"]) for e in first["events"] + resumed] == seqs
-    async with http.get("/api/agents/no-such-execution/events") as r:
+    async with http.get(f"/api/agents/{uuid7()}/events") as r:
         assert r.status == 404, await r.text()
+    async with http.get(
+        "/api/agents/*/events"
+    ) as r:  # not an id the runtime issues: refused, never a wildcard
+        assert r.status == 400 and "execution_id" in await r.text()

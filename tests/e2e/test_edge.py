@@ -140,7 +140,8 @@ async def test_agentctl_drives_the_stack(stack: Launched) -> None:
         (("agents",), "wrong-key", 3, "not authenticated (401)"),
         (("run", "MARKET", "analyze_market"), "viewer", 4, "executions.write"),
         (("run", "ADMIN", "x"), "operator", 4, "executions.admin"),
-        (("status", "no-such-execution"), "viewer", 5, "not found (404)"),
+        (("status", "00000000-0000-7000-8000-000000000000"), "viewer", 5, "not found (404)"),
+        (("status", "no-such-execution"), "viewer", 1, "invalid request: execution_id"),
         (("run", "MARKET", "analyze_market", "--input", "[1"), "operator", 2, "--input is not valid JSON"),
     ],
 )

@@ -43,7 +43,9 @@ async def test_execute_and_follow_over_grpc(stub: pb_grpc.AgentServiceStub) -> N
 
 async def test_grpc_errors_pass_through(stub: pb_grpc.AgentServiceStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as ei:
-        await stub.GetExecution(pb.GetExecutionRequest(execution_id="nope"), timeout=10)
+        await stub.GetExecution(
+            pb.GetExecutionRequest(execution_id="00000000-0000-7000-8000-000000000000"), timeout=10
+        )
     assert ei.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as ei:
         await stub.Execute(pb.ExecuteRequest(type="NOPE", action="x"), timeout=10)

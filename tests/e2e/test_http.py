@@ -76,7 +76,9 @@ async def test_request_id_over_http(http: aiohttp.ClientSession) -> None:
             "category",
         ),
         ("POST", "/api/agents/execute", {"type": "MARKET", "bogus": 1}, 400, "bogus"),
-        ("GET", "/api/agents/does-not-exist", None, 404, "not found"),
+        ("GET", "/api/agents/00000000-0000-7000-8000-000000000000", None, 404, "not found"),
+        ("GET", "/api/agents/does-not-exist", None, 400, "execution_id"),
+        ("DELETE", "/api/agents/*", None, 400, "execution_id"),
         ("GET", "/api/nothing-here", None, 404, ""),
         ("PUT", "/api/agents/execute", {}, 405, ""),
         ("GET", "/api/agents/metrics?period=2w", None, 400, "period"),
@@ -111,7 +113,7 @@ async def test_cancel_finished_is_failed_precondition_and_queued_cancel_works(
     async with http.delete(f"/api/agents/{xid}") as r:
         assert r.status == 400
         assert (await _json(r))["code"] == 9  # FAILED_PRECONDITION
-    async with http.delete("/api/agents/no-such-execution") as r:
+    async with http.delete("/api/agents/00000000-0000-7000-8000-000000000000") as r:
         assert r.status == 404
 
 

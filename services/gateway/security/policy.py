@@ -10,6 +10,8 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from labs.api.v1 import routing_pb2
 
+from labs_core.ids import lookalike
+
 log = logging.getLogger(__name__)
 
 PUBLIC = "public"
@@ -50,7 +52,10 @@ def granted(role: str, permission: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ContentRule:
-    """Needs `permission` when the request's string `field` is one of `values` (upper-cased)."""
+    """Needs `permission` when the request's string `field` could be one of `values`: compared
+    after every folding a backend might apply (`labs_core.ids.lookalike`), so " ADMIN", "admin\\t"
+    or a full-width spelling needs the permission as "ADMIN" does (the backend then refuses the
+    non-canonical spelling itself)."""
 
     field: str
     values: frozenset[str]
@@ -79,7 +84,7 @@ class MethodPolicy:
                 value = getattr(request, rule.field, "")
                 if (
                     isinstance(value, str)
-                    and value.upper() in rule.values
+                    and lookalike(value) in rule.values
                     and not granted(role, rule.permission)
                 ):
                     return rule.permission
@@ -98,5 +103,5 @@ def policy_of(method: MethodDescriptor) -> MethodPolicy:
         fd = method.input_type.fields_by_name.get(r.field)
         if fd is None or fd.type != fd.TYPE_STRING or fd.is_repeated:
             raise ValueError(f"{method.full_name}: permission_rules field {r.field!r} is not a string field")
-        rules.append(ContentRule(r.field, frozenset(v.upper() for v in r.values), r.permission))
+        rules.append(ContentRule(r.field, frozenset(lookalike(v) for v in r.values), r.permission))
     return MethodPolicy(method.full_name, perm, tuple(rules))

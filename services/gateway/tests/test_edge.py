@@ -127,6 +127,17 @@ async def test_notifications_reach_the_backend_for_every_role_with_the_caller(
         assert (md["x-labs-actor"], md["x-labs-role"]) == (f"{role}-key", role)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [" ADMIN", "ADMIN\t", "ADMIN\u00a0", "\u3000admin", "\uff21\uff44\uff4d\uff49\uff4e", "AD MIN"],
+)
+async def test_every_spelling_of_admin_needs_admin(http: aiohttp.ClientSession, spelling: str) -> None:
+    body = {"type": spelling, "action": "query"}
+    async with http.post("/api/agents/execute", json=body, headers=headers_of("operator")) as r:
+        assert r.status == 403, await r.text()
+        assert (await r.json())["details"][0]["metadata"]["permission"] == "executions.admin"
+
+
 async def test_admin_agent_needs_admin(http: aiohttp.ClientSession) -> None:
     body = {"type": "admin", "action": "a"}  # the rule's values match case-insensitively
     async with http.post("/api/agents/execute", json=body, headers=headers_of("operator")) as r:

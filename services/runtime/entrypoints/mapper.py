@@ -32,7 +32,7 @@ def _ms(a: datetime | None, b: datetime | None) -> float:
 def execute_command(req: pb.ExecuteRequest, actor: str, traceparent: str) -> ExecuteCommand:
     """ExecuteRequest -> ExecuteCommand."""
     return ExecuteCommand(
-        agent_type=req.type.strip().upper(),
+        agent_type=req.type,
         action=req.action.strip(),
         input=struct_to_dict(req.input),
         request_id=req.request_id,

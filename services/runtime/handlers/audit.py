@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from labs_core.errors import InvalidArgument, NotFound
 from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.eventlog.codec import aggregate_filter, subject_token
+from labs_core.ids import require_issued_id
 
 #: Payload kinds that end an execution: nothing follows one of them.
 TERMINAL_KINDS = frozenset(
@@ -55,8 +56,7 @@ class AuditLog:
         self.log = eventlog
 
     async def _require(self, execution_id: str) -> None:
-        if not execution_id:
-            raise InvalidArgument("execution_id", "required")
+        require_issued_id("execution_id", execution_id)
         if await self.log.first_sequence("execution", execution_id) is None:
             raise NotFound(f"execution {execution_id} not found")
 

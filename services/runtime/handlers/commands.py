@@ -18,7 +18,7 @@ from labs_core.errors import (
     PermissionDenied,
 )
 from labs_core.eventlog import EventLog, new_event
-from labs_core.ids import derived_id, uuid7
+from labs_core.ids import derived_id, is_canonical_agent_type, require_issued_id, uuid7
 from labs_core.structs import dict_to_struct
 from services.runtime.domain.agent import AgentDefinition
 from services.runtime.domain.registry import AgentRegistry
@@ -90,6 +90,14 @@ def validate(cmd: ExecuteCommand, agents: AgentRegistry) -> AgentDefinition:
     """The agent definition, after checking the command against it; InvalidArgument names the field."""
     if not cmd.agent_type:
         raise InvalidArgument("type", f"required; one of {', '.join(agents.types())}")
+    if not is_canonical_agent_type(cmd.agent_type):
+        # Never folded here: a layer that trimmed or upper-cased would read " ADMIN" as ADMIN
+        # while another layer's permission rule read it as something else.
+        raise InvalidArgument(
+            "type",
+            f"{cmd.agent_type[:80]!r} is not an agent type as registered (upper-case ASCII letters, "
+            f"digits and '_', nothing around them); known: {', '.join(agents.types())}",
+        )
     cls = agents.get(cmd.agent_type)
     if cls is None:
         raise InvalidArgument(
@@ -184,6 +192,7 @@ class Commands:
 
     async def cancel(self, cmd: CancelCommand) -> CancelOutcome:
         """Cancel: a queued (or retry-waiting) execution ends at once; a running one is told to stop."""
+        require_issued_id("execution_id", cmd.execution_id)
         for _ in range(5):
             events = await self.log.read_aggregate("execution", cmd.execution_id)
             if not events:

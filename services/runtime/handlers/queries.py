@@ -15,6 +15,7 @@ from labs.events.v1 import envelope_pb2
 
 from labs_core.errors import EventLogUnavailable, FailedPrecondition, InvalidArgument, NotFound
 from labs_core.eventlog import EventLog
+from labs_core.ids import require_issued_id
 from labs_core.projector import Projector
 
 _STATUSES = {
@@ -136,8 +137,7 @@ class Queries:
 
     async def get_execution(self, execution_id: str) -> ExecutionView:
         """One execution. If the read model has not seen it yet but the log has, wait for it."""
-        if not execution_id:
-            raise InvalidArgument("execution_id", "required")
+        require_issued_id("execution_id", execution_id)
         view = await self._load(execution_id)
         if view is None:
             seq = await self.log.first_sequence("execution", execution_id)

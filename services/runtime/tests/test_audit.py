@@ -81,7 +81,9 @@ async def test_list_execution_events_pages_from_the_log_and_404(
         )
         assert [e.sequence for e in tail.events] == got[3:5] and tail.next_from_sequence == got[5]
         with pytest.raises(grpc.aio.AioRpcError) as e:
-            await st.stub.ListExecutionEvents(pb.ListExecutionEventsRequest(execution_id="nope"))
+            await st.stub.ListExecutionEvents(
+                pb.ListExecutionEventsRequest(execution_id="00000000-0000-7000-8000-000000000000")
+            )
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
         with pytest.raises(grpc.aio.AioRpcError) as e:
             await st.stub.ListExecutionEvents(
@@ -136,7 +138,7 @@ async def test_follow_resumes_after_a_disconnect_losing_and_repeating_nothing(
         assert past == []
         with pytest.raises(grpc.aio.AioRpcError) as e:
             async for _ in st.stub.FollowExecutionEvents(
-                pb.FollowExecutionEventsRequest(execution_id="nope")
+                pb.FollowExecutionEventsRequest(execution_id="00000000-0000-7000-8000-000000000000")
             ):
                 pass
         assert e.value.code() == grpc.StatusCode.NOT_FOUND

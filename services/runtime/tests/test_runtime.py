@@ -14,6 +14,7 @@ from labs.agents.v1 import agent_service_pb2 as pb
 
 from labs_core.errors import EventLogUnavailable
 from labs_core.eventlog import EventLog
+from labs_core.ids import uuid7
 from labs_core.projector import Projector
 from labs_core.structs import struct_to_dict
 from services.runtime.handlers.queries import Presence, Queries
@@ -82,6 +83,12 @@ async def test_request_id_is_idempotent(eventlog: EventLog, database_url: str, s
     [
         ("NOPE", "x", {}, "type"),
         ("", "x", {}, "type"),
+        # Spellings some layer might fold into ADMIN are refused, never interpreted.
+        (" ADMIN", "query", {"sql": "SELECT 1"}, "type"),
+        ("ADMIN\t", "query", {"sql": "SELECT 1"}, "type"),
+        ("ADMIN\u00a0", "query", {"sql": "SELECT 1"}, "type"),
+        ("\u3000admin", "query", {"sql": "SELECT 1"}, "type"),
+        ("market", "analyze_market", {"category": "electronics"}, "type"),
         ("MARKET", "fly", {}, "action"),
         ("MARKET", "analyze_market", {}, "input"),
         ("MARKET", "analyze_market", {"category": 5}, "input.category"),
@@ -101,8 +108,36 @@ async def test_bad_requests_name_the_field(eventlog, database_url, schema, type_
 async def test_get_unknown_is_not_found(eventlog, database_url, schema):
     async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
         with pytest.raises(grpc.aio.AioRpcError) as ei:
-            await st.stub.GetExecution(pb.GetExecutionRequest(execution_id="nope"))
+            await st.stub.GetExecution(pb.GetExecutionRequest(execution_id=uuid7()))
         assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("bad_id", ["*", ">", "a.b", "nope", "01234567-89ab-cdef-0123-456789ABCDEF", " x"])
+async def test_an_id_that_is_not_issued_is_refused_by_every_rpc_before_the_log(
+    eventlog, database_url, schema, bad_id
+):
+    async with runtime_stack(eventlog, database_url, schema, runtime_role="api") as st:
+        done = await st.execute("MARKET", "analyze_market", {"category": "electronics"})
+        assert done.execution_id
+        calls = [
+            lambda: st.stub.GetExecution(pb.GetExecutionRequest(execution_id=bad_id)),
+            lambda: st.stub.CancelExecution(pb.CancelExecutionRequest(execution_id=bad_id)),
+            lambda: st.stub.ListExecutionEvents(pb.ListExecutionEventsRequest(execution_id=bad_id)),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as ei:
+                await call()
+            assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT, ei.value.details()
+            assert "execution_id" in _violations(ei.value)
+        with pytest.raises(grpc.aio.AioRpcError) as ei:
+            async for _ in st.stub.FollowExecutionEvents(
+                pb.FollowExecutionEventsRequest(execution_id=bad_id)
+            ):
+                pass
+        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # Only the one real request is in the log: the wildcard cancelled nothing.
+        cancels = [f"{eventlog.prefix}.execution.*.{t}" for t in ("cancellation_requested", "cancelled")]
+        assert await eventlog.pending_count(cancels) == 0
 
 
 async def test_cancel_queued_then_cancel_again_is_failed_precondition(eventlog, database_url, schema):
@@ -265,18 +300,20 @@ async def test_only_an_admin_cancels_an_admin_execution(eventlog: EventLog) -> N
 
     from labs_core.errors import PermissionDenied
     from labs_core.eventlog import new_event
+    from labs_core.ids import derived_id
     from services.runtime.domain.registry import AgentRegistry
     from services.runtime.handlers.commands import CancelCommand, Commands
 
     cmds = Commands(eventlog, AgentRegistry())
-    for xid in ("adm-1", "adm-2"):
+    adm1, adm2 = derived_id("adm-1"), derived_id("adm-2")
+    for xid in (adm1, adm2):
         req = execution_pb2.ExecutionRequested(agent_type="ADMIN", action="query")
         await eventlog.append(new_event("execution", xid, execution_requested=req), expected_sequence=0)
     with pytest.raises(PermissionDenied):
-        await cmds.cancel(CancelCommand("adm-1", role="operator"))
-    assert (await cmds.cancel(CancelCommand("adm-1", role="admin"))).status == "CANCELLED"
+        await cmds.cancel(CancelCommand(adm1, role="operator"))
+    assert (await cmds.cancel(CancelCommand(adm1, role="admin"))).status == "CANCELLED"
     # Inside the system (no role from a gateway) the call is trusted.
-    assert (await cmds.cancel(CancelCommand("adm-2"))).status == "CANCELLED"
+    assert (await cmds.cancel(CancelCommand(adm2))).status == "CANCELLED"
 
 
 async def test_a_read_model_pointing_at_another_executions_event_is_refused(
