@@ -15,6 +15,7 @@ from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from bench.measure import closed_loop, percentiles, to_ms
+from labs_core.auth import TOOLING, channel_as, env_auth
 from labs_core.eventlog import EventLog
 from labs_core.eventlog.codec import subject_for
 
@@ -26,7 +27,7 @@ async def tool_invocations(
     args = struct_pb2.Struct()
     args.update({"category": "electronics", "limit": 20})
     req = tool_service_pb2.InvokeToolRequest(name="get_listings", arguments=args, agent_type="MARKET")
-    async with grpc.aio.insecure_channel(tools_addr) as ch:
+    async with channel_as(tools_addr, TOOLING, env_auth()) as ch:
         stub = tool_service_pb2_grpc.ToolServiceStub(ch)
         for _ in range(20):
             await stub.InvokeTool(req, timeout=10)
@@ -98,7 +99,7 @@ async def analyze_cold_vs_warm(tools_addr: str, pool: Any, calls: int = 3) -> di
     args.update({"category": "electronics"})
     req = tool_service_pb2.InvokeToolRequest(name="analyze_market_price", arguments=args, agent_type="MARKET")
     out: dict[str, Any] = {"label": "issue 4: analyze_market_price on 10,000 listings, cold vs analyzed"}
-    async with grpc.aio.insecure_channel(tools_addr) as ch:
+    async with channel_as(tools_addr, TOOLING, env_auth()) as ch:
         stub = tool_service_pb2_grpc.ToolServiceStub(ch)
         for phase in ("fresh_tables", "after_analyze"):
             if phase == "after_analyze":
@@ -131,7 +132,7 @@ async def gateway_overhead(
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http,
         grpc.aio.insecure_channel(gateway_grpc) as gch,
-        grpc.aio.insecure_channel(runtime_addr) as rch,
+        channel_as(runtime_addr, TOOLING, env_auth()) as rch,
     ):
         gstub = agent_service_pb2_grpc.AgentServiceStub(gch)
         rstub = agent_service_pb2_grpc.AgentServiceStub(rch)
@@ -255,7 +256,7 @@ async def metrics_query(
             / max(append_s + catch_up_s, 1e-9),
             "executions_in_read_model": executions_in_model,
         }
-        async with grpc.aio.insecure_channel(metrics_addr) as ch:
+        async with channel_as(metrics_addr, TOOLING, env_auth()) as ch:
             stub = agent_service_pb2_grpc.AgentServiceStub(ch)
             for period in ("24h", "7d", "30d"):
                 lat: list[float] = []

@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 from labs.agents.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 from bench.measure import CpuSnapshot, open_loop, percentiles, to_ms
+from labs_core.auth import TOOLING, channel_as, env_auth
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED", "BUDGET_EXCEEDED")
 TASK = {"type": "MARKET", "action": "analyze_market", "input": {"category": "electronics"}}
@@ -259,7 +260,7 @@ async def runtime_overhead(runtime_addr: str, pool: asyncpg.Pool, sample: int = 
     ]
     over: list[float] = []
     phases: dict[str, list[float]] = {}
-    async with grpc.aio.insecure_channel(runtime_addr) as ch:
+    async with channel_as(runtime_addr, TOOLING, env_auth()) as ch:
         stub = agent_service_pb2_grpc.AgentServiceStub(ch)
         for xid in ids:
             ex = (await stub.GetExecution(agent_service_pb2.GetExecutionRequest(execution_id=xid))).execution

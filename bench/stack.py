@@ -55,6 +55,8 @@ def started(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[St
     """The whole stack via the launcher; stopped (by the launcher, by PID) at the end."""
     for k in DROPPED_ENV:
         os.environ.pop(k, None)
+    # The services' shared secret; the bench (and an extra worker) inherit it to call backends.
+    os.environ.setdefault("LABS_INTERNAL_TOKEN", secrets.token_urlsafe(32))
     key = secrets.token_urlsafe(24)
     bench_env = {
         "LOG_LEVEL": "WARNING",

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from labs_core import errors, telemetry, tracing
+from labs_core.auth import InternalAuth
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,25 @@ def time_left(context: grpc.aio.ServicerContext, default: float = 30.0) -> float
 
 
 class GrpcServer:
-    """An aio server with health checking and reflection, started and stopped gracefully."""
+    """An aio server with health checking and reflection, started and stopped gracefully.
 
-    def __init__(self, bind: str, service_names: Iterable[str], *, grace_s: float = 5.0) -> None:
+    `auth` makes it an internal backend: every call but a health check must carry the services'
+    shared secret, and the caller's role must grant what the RPC's proto options ask for. Only the
+    public gateway (which checks API keys instead) and test doubles go without.
+    """
+
+    def __init__(
+        self,
+        bind: str,
+        service_names: Iterable[str],
+        *,
+        grace_s: float = 5.0,
+        auth: InternalAuth | None = None,
+    ) -> None:
+        # The auth interceptor is innermost, so a refused call is still traced and counted.
+        own = [auth.server_interceptor()] if auth is not None else []
         self.server = grpc.aio.server(
-            interceptors=[*tracing.server_interceptors(), *telemetry.server_interceptors()],
+            interceptors=[*tracing.server_interceptors(), *telemetry.server_interceptors(), *own],
             options=[
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
@@ -151,10 +166,14 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def channel(addr: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+def channel(
+    addr: str, options: Sequence[tuple[str, Any]] = (), *, auth: InternalAuth | None = None
+) -> grpc.aio.Channel:
     """An insecure aio channel to a peer service on loopback or a private network.
 
     Carries the trace context when tracing is on; `options` add to (or override) the defaults.
+    With `auth` (a channel to one of our services) every call carries the shared secret and the
+    current caller; an endpoint outside the system (a remote tool) gets a channel without.
     """
     merged = dict(
         [
@@ -164,6 +183,5 @@ def channel(addr: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Chan
         ]
     )
     merged.update(options)
-    return grpc.aio.insecure_channel(
-        addr, interceptors=tracing.client_interceptors(), options=list(merged.items())
-    )
+    interceptors = [*tracing.client_interceptors(), *(auth.client_interceptors() if auth else [])]
+    return grpc.aio.insecure_channel(addr, interceptors=interceptors, options=list(merged.items()))

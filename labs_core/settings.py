@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labs_core.auth import InternalAuth
 
 DEFAULT_PORTS = {
     "gateway": 50050,
@@ -32,6 +35,13 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     # Grace period for in-flight RPCs when a server stops, in seconds.
     shutdown_grace_s: float = 5.0
+    # The secret every internal gRPC call carries and every backend checks (no default: a
+    # service refuses to start without it; the local launcher generates one into its data dir).
+    labs_internal_token: SecretStr = Field(default=SecretStr(""), repr=False)
+
+    def internal_auth(self) -> InternalAuth:
+        """The services' shared secret; AuthConfigError naming LABS_INTERNAL_TOKEN when unset or weak."""
+        return InternalAuth(self.labs_internal_token.get_secret_value())
 
     def port_of(self, addr: str) -> int:
         """The port of a host:port address."""

@@ -2,6 +2,8 @@
 
 With NATS_URL / DATABASE_URL set, those servers are used and none is started. Each test that
 asks for `eventlog` gets its own stream and subject prefix; `schema` gives a fresh schema name.
+The session's services share a random LABS_INTERNAL_TOKEN (set in the environment before any
+settings are read, unless one is given); `internal_channel` calls them as one of our services.
 """
 
 from __future__ import annotations
@@ -16,9 +18,27 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+import grpc
 import pytest
 
+from labs_core.auth import Identity, InternalAuth, channel_as
 from labs_core.eventlog import EventLog
+
+#: The secret every service started by the tests is configured with (and a child process inherits).
+INTERNAL_TOKEN = os.environ.setdefault("LABS_INTERNAL_TOKEN", "test-" + secrets.token_urlsafe(24))
+ADMIN = Identity("test-admin", "admin")
+OPERATOR = Identity("test-operator", "operator")
+VIEWER = Identity("test-viewer", "viewer")
+
+
+def internal_auth() -> InternalAuth:
+    """The session's internal authentication."""
+    return InternalAuth(INTERNAL_TOKEN)
+
+
+def internal_channel(addr: str, identity: Identity | None = ADMIN) -> grpc.aio.Channel:
+    """A channel to a backend whose calls carry the secret and `identity` (None: no caller)."""
+    return channel_as(addr, identity, internal_auth())
 
 
 @pytest.fixture(scope="session")

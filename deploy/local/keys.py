@@ -1,4 +1,5 @@
-"""The local stack's first admin API key: generated once, stored as a hash, shown once."""
+"""The local stack's secrets: its first admin API key (generated once, stored as a hash, shown
+once) and the services' shared LABS_INTERNAL_TOKEN (generated once, kept in the data dir)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 KEYS_FILE = "api-keys.json"
+INTERNAL_TOKEN_FILE = "internal-token"
 ADMIN_NAME = "local-admin"
 
 
@@ -35,3 +37,17 @@ def ensure_admin_key(data_dir: Path, env: Mapping[str, str]) -> tuple[dict[str, 
     with os.fdopen(fd, "w") as f:
         json.dump({"keys": [entry]}, f, indent=2)
     return {"LABS_API_KEYS_FILE": str(path)}, key
+
+
+def ensure_internal_token(data_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """LABS_INTERNAL_TOKEN for the services: the environment's, else `<data>/internal-token`
+    (created once, readable by its owner only), so a restarted stack keeps its secret."""
+    if env.get("LABS_INTERNAL_TOKEN"):
+        return {}
+    path = data_dir / INTERNAL_TOKEN_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return {"LABS_INTERNAL_TOKEN": path.read_text().strip()}

@@ -33,7 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local import servers
 from deploy.local.config import ROOT, SERVICES, StackConfig
-from deploy.local.keys import ensure_admin_key
+from deploy.local.keys import ensure_admin_key, ensure_internal_token
 from deploy.local.procs import (
     LauncherError,
     RunDir,
@@ -171,6 +171,7 @@ class Stack:
         env = {**os.environ, **self.cfg.service_env(self.nats_url, self.database_url)}
         self.auth_env, self.new_key = ensure_admin_key(self.cfg.data_dir, env)
         env.update(self.auth_env)
+        env.update(ensure_internal_token(self.cfg.data_dir, env))
         for name in SERVICES:
             log_path = self.cfg.logs_dir / f"{name}.log"
             with log_path.open("wb") as log_file:

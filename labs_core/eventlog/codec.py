@@ -63,6 +63,7 @@ def new_event(
     correlation_id: str = "",
     causation_id: str = "",
     actor: str = "",
+    actor_role: str = "",
     traceparent: str = "",
     occurred_at_ns: int | None = None,
     **payload: Any,
@@ -78,6 +79,7 @@ def new_event(
         correlation_id="" if correlation_id == aggregate_id else correlation_id,
         causation_id=causation_id,
         actor=actor,
+        actor_role=actor_role,
         traceparent=traceparent,
         schema_version=SCHEMA_VERSION,
     )

@@ -29,12 +29,13 @@ log = logging.getLogger(__name__)
 def build_guard(s: Settings) -> Guard:
     """Keys from LABS_API_KEYS_FILE and LABS_API_KEYS, rate limits, or the loud local-dev switch."""
     limiter = RateLimiter(parse_rates(s.rate_limits))
+    internal = s.internal_auth()
     if s.labs_auth_disabled:
         log.warning(
             "!!! LABS_AUTH_DISABLED=true: API keys are NOT checked; every caller acts as admin. "
             "For local development on loopback only. !!!"
         )
-        return Guard(KeyStore(), limiter, enabled=False)
+        return Guard(KeyStore(), limiter, internal, enabled=False)
     keys = KeyStore()
     if s.labs_api_keys_file:
         KeyStore.from_file(Path(s.labs_api_keys_file), keys)
@@ -44,7 +45,7 @@ def build_guard(s: Settings) -> Guard:
         log.warning("no API keys configured (LABS_API_KEYS / LABS_API_KEYS_FILE): only public routes answer")
     else:
         log.info("gateway: %d API key(s) loaded", len(keys))
-    return Guard(keys, limiter)
+    return Guard(keys, limiter, internal)
 
 
 async def migrate_schema(database_url: str) -> None:

@@ -30,6 +30,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from labs_core.auth import TOOLING, channel_as, env_auth
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "gpt-4o-mini"
 PROMPT = "Say hi."
@@ -133,14 +135,13 @@ def _start_llm(
     where: Path, env: dict[str, str], procs: list[_Proc]
 ) -> tuple[_Proc, Any, Callable[[], Awaitable[object]]]:
     """`python -m services.llm` run in `where`: the process, its channel, one Generate call."""
-    import grpc
     from labs.llm.v1 import llm_service_pb2 as pb
     from labs.llm.v1 import llm_service_pb2_grpc
 
     llm = _Proc([sys.executable, "-m", "services.llm"], env, "serving on", cwd=where)
     procs.append(llm)
     port = int(llm.wait_ready(30).split("serving on ")[1].split(";")[0].rsplit(":", 1)[1])
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = channel_as(f"127.0.0.1:{port}", TOOLING, env_auth())
     stub = llm_service_pb2_grpc.LlmServiceStub(channel)
     request = pb.GenerateRequest(model=MODEL, prompt=PROMPT)
 
@@ -191,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="bench-llm-")
     nats = start_nats(Path(tmp.name) / "nats")
     try:
+        os.environ.setdefault("LABS_INTERNAL_TOKEN", secrets.token_urlsafe(32))
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE", "OPENAI", "GEMINI"))}
         fake = _Proc(
             [sys.executable, "-m", "services.llm.bench_llm", "--serve-fake"], base_env, "fake openai"

@@ -112,6 +112,7 @@ async def serve(
 
     `on_listening` receives the bound port (useful with port 0).
     """
+    settings.internal_auth()  # first: no secret, no start
     eventlog = await EventLog.connect(
         settings.nats_url, stream=settings.stream_name, prefix=settings.subject_prefix, name="llm"
     )
@@ -132,6 +133,7 @@ async def _serve(
             f"{settings.bind_host}:{settings.port_of(settings.llm_addr)}",
             [SERVICE_NAME],
             grace_s=settings.shutdown_grace_s,
+            auth=settings.internal_auth(),
         )
         llm_service_pb2_grpc.add_LlmServiceServicer_to_server(LlmServicer(proxy), server.server)
         await server.start()

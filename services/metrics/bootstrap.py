@@ -64,6 +64,7 @@ class MetricsApp:
     async def start(self) -> None:
         """Connect, migrate, start projecting and serving."""
         s = self.settings
+        internal = s.internal_auth()  # first: no secret, no start
         try:
             self.eventlog = await EventLog.connect(
                 s.nats_url, stream=s.stream_name, prefix=s.subject_prefix, name="metrics"
@@ -85,7 +86,10 @@ class MetricsApp:
             )
             handler = GetMetrics(RollupReader(self.pool, s.metrics_schema), probe, self.clock)
             self.server = GrpcServer(
-                f"{s.bind_host}:{s.port_of(s.metrics_addr)}", [SERVICE_NAME], grace_s=s.shutdown_grace_s
+                f"{s.bind_host}:{s.port_of(s.metrics_addr)}",
+                [SERVICE_NAME],
+                grace_s=s.shutdown_grace_s,
+                auth=internal,
             )
             agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
                 MetricsServicer(handler), self.server.server

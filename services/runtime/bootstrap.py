@@ -67,6 +67,7 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
     """Run the runtime (API, worker, or both) until `stop` is set."""
+    internal = settings.internal_auth()  # first: no secret, no start
     eventlog = await EventLog.connect(
         settings.nats_url, stream=settings.stream_name, prefix=settings.subject_prefix, name="runtime"
     )
@@ -77,8 +78,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
     tasks: list[asyncio.Task[None]] = []
     server: GrpcServer | None = None
     pool: asyncpg.Pool | None = None
-    tools = ToolsClient(settings.tools_addr)
-    llm = LlmClient(settings.llm_addr)
+    tools = ToolsClient(settings.tools_addr, internal)
+    llm = LlmClient(settings.llm_addr, internal)
     try:
         # Workers read agent memory, the API serves queries: both from the runtime's read models.
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_max)
@@ -121,6 +122,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, ready: asyncio.Event
                 f"{settings.bind_host}:{settings.port_of(settings.runtime_addr)}",
                 [SERVICE_NAME],
                 grace_s=settings.shutdown_grace_s,
+                auth=internal,
             )
             agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
                 RuntimeAgentService(commands, queries), server.server

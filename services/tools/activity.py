@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 
+from labs_core.auth import InternalAuth
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
 from services.tools.adapters.collection_events import COLLECTION, NOTIFICATION, AggregateStore
@@ -67,6 +68,7 @@ async def start_activity_tools(
     eventlog: EventLog,
     pool: asyncpg.Pool,
     registry: Registry,
+    internal: InternalAuth,
     *,
     addrs: dict[str, str] | None = None,
 ) -> ActivityTools:
@@ -76,7 +78,7 @@ async def start_activity_tools(
     )
     task = asyncio.create_task(projector.run(), name="tools-activity-projector")
     http = aiohttp.ClientSession()
-    llm = LlmClient(s.llm_addr)
+    llm = LlmClient(s.llm_addr, internal)
     collections = CollectionService(
         AggregateStore(eventlog, COLLECTION), pool, projector, read_wait_s=s.read_wait_s
     )

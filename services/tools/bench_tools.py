@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from google.protobuf import struct_pb2
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from deploy.local.servers import free_port, start_nats, start_postgres, wait_port
+from labs_core.auth import TOOLING, channel_as, env_auth
 
 
 def _proc_status(pid: int) -> dict[str, int]:
@@ -118,7 +120,7 @@ async def _throughput(
 
 async def _measure(addr: str, pid: int, a: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    async with grpc.aio.insecure_channel(addr) as ch:
+    async with channel_as(addr, TOOLING, env_auth()) as ch:
         stub = tool_service_pb2_grpc.ToolServiceStub(ch)
         analyze = _request("analyze_market_price", {"category": "electronics"})
         t = time.perf_counter()
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pg = start_postgres(root / "pg", durable=False)
             port = free_port()
+            os.environ.setdefault("LABS_INTERNAL_TOKEN", secrets.token_urlsafe(32))
             env = {
                 **os.environ,
                 "NATS_URL": nats.url,

@@ -99,6 +99,7 @@ class ToolsService:
     async def start(self) -> None:
         """Connect, migrate, project, seed, then serve."""
         s = self.settings
+        internal = s.internal_auth()  # first: no secret, no start
         self.eventlog = await EventLog.connect(
             s.nats_url, stream=s.stream_name, prefix=s.subject_prefix, name="tools"
         )
@@ -124,8 +125,8 @@ class ToolsService:
             market_stats_max_age_s=s.market_stats_max_age_s,
         )
         self.registry = build_registry(self.listings)
-        self.activity = await start_activity_tools(s, self.eventlog, self.pool, self.registry)
-        self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector)
+        self.activity = await start_activity_tools(s, self.eventlog, self.pool, self.registry, internal)
+        self.ops = await start_ops(s, self.eventlog, self.pool, self.registry, self.projector, internal)
         self.invoker = Invoker(self.registry, limit_policy(s), memo_entries=s.tool_memo_entries)
         self.seeder = CatalogueSeeder(
             store, read_model, self.projector, seed=s.catalogue_seed, size=s.catalogue_size
@@ -134,7 +135,10 @@ class ToolsService:
             self.seed_report = await self.seeder.run()
 
         self.server = GrpcServer(
-            f"{s.bind_host}:{s.port_of(s.tools_addr)}", [SERVICE_NAME], grace_s=s.shutdown_grace_s
+            f"{s.bind_host}:{s.port_of(s.tools_addr)}",
+            [SERVICE_NAME],
+            grace_s=s.shutdown_grace_s,
+            auth=internal,
         )
         servicer = ToolServicer(self.registry, self.invoker, notifications=self.activity.notifications)
         servicer.remote_tools = self.ops.remote

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from labs_core.auth import InternalAuth
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
 from services.tools.adapters.listing_read_model import ListingReadModel
@@ -50,7 +51,12 @@ class Ops:
 
 
 async def start_ops(
-    s: Settings, eventlog: EventLog, pool: asyncpg.Pool, registry: Registry, listings_projector: Projector
+    s: Settings,
+    eventlog: EventLog,
+    pool: asyncpg.Pool,
+    registry: Registry,
+    listings_projector: Projector,
+    internal: InternalAuth,
 ) -> Ops:
     """Register the tools, start the schedule and remote-tool projectors, the scheduler and the monitor."""
     sched_proj = Projector(
@@ -92,7 +98,7 @@ async def start_ops(
     tasks.append(asyncio.create_task(remote.run(), name="tools-remote-tool-monitor"))
     scheduler = submitter = None
     if s.scheduler_enabled:
-        submitter = RuntimeSubmitter(s.runtime_addr)
+        submitter = RuntimeSubmitter(s.runtime_addr, internal)
         scheduler = Scheduler(
             eventlog,
             pool,

@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
-import grpc
 import pytest
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from deploy.local.testing import Launched
 from labs_core.structs import dict_to_struct
+from labs_core.testing import ADMIN, internal_channel
 from tests.e2e.conftest import auth
 from tests.e2e.helpers import run
 
@@ -125,7 +125,7 @@ async def test_analytics_reports_over_projected_executions(http: aiohttp.ClientS
 
 
 async def test_notifications_inbox_over_http(stack: Launched) -> None:
-    async with grpc.aio.insecure_channel(stack.addrs["tools"]) as ch:
+    async with internal_channel(stack.addrs["tools"], ADMIN) as ch:
         stub = tool_service_pb2_grpc.ToolServiceStub(ch)
         for n in range(3):
             req = tool_service_pb2.InvokeToolRequest(
@@ -155,7 +155,7 @@ async def test_notifications_inbox_over_http(stack: Launched) -> None:
 
 
 async def test_system_health_sees_the_whole_stack(stack: Launched) -> None:
-    async with grpc.aio.insecure_channel(stack.addrs["tools"]) as ch:
+    async with internal_channel(stack.addrs["tools"], ADMIN) as ch:
         req = tool_service_pb2.InvokeToolRequest(name="get_system_health", agent_type="ADMIN")
         resp = await tool_service_pb2_grpc.ToolServiceStub(ch).InvokeTool(req, timeout=10)
     from labs_core.structs import struct_to_dict

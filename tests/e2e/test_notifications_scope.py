@@ -12,13 +12,14 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from deploy.local.testing import Launched
 from labs_core.structs import dict_to_struct
+from labs_core.testing import ADMIN, internal_channel
 from tests.e2e.conftest import auth, auth_channel
 
 pytestmark = pytest.mark.timeout(120)
 
 
 async def _send(stack: Launched, recipients: list[str], tag: str) -> None:
-    async with grpc.aio.insecure_channel(stack.addrs["tools"]) as ch:
+    async with internal_channel(stack.addrs["tools"], ADMIN) as ch:
         stub = tool_service_pb2_grpc.ToolServiceStub(ch)
         for i, recipient in enumerate(recipients):
             req = tool_service_pb2.InvokeToolRequest(

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from labs_core.auth import MethodPolicy, policy_of
 from services.gateway.adapters.backends import Backends
-from services.gateway.security.policy import MethodPolicy, policy_of
 from services.gateway.transcoding.binding import RequestBinder
 from services.gateway.transcoding.path_template import PathRouter
 from services.gateway.transcoding.rendering import ResponseRenderer

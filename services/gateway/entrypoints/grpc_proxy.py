@@ -17,9 +17,9 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from labs_core import grpcutil
+from labs_core.auth import policy_of
 from services.gateway.adapters.backends import Backends
 from services.gateway.security.guard import INTERNAL_PREFIX, Guard
-from services.gateway.security.policy import policy_of
 from services.gateway.transcoding import errors
 from services.gateway.transcoding.routes import backend_of, grpc_path
 from services.gateway.transcoding.validation import Validator

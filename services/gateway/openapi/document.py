@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from services.gateway.security.policy import policy_of
+from labs_core.auth import policy_of
 from services.gateway.transcoding.routes import Route
 
 Schema = dict[str, Any]

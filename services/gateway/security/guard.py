@@ -8,17 +8,16 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
+from labs_core.auth import INTERNAL_PREFIX, Identity, InternalAuth, MethodPolicy
 from services.gateway.security.keys import KeyStore, Principal
-from services.gateway.security.policy import MethodPolicy
 from services.gateway.security.ratelimit import RateLimiter, retry_after_header
 from services.gateway.transcoding import errors
 
 log = logging.getLogger(__name__)
 
-# Metadata the gateway sets for the backends; a client's own x-labs-* entries are dropped.
-ACTOR = "x-labs-actor"
-ROLE = "x-labs-role"
-INTERNAL_PREFIX = "x-labs-"
+__all__ = ["ANONYMOUS", "INTERNAL_PREFIX", "Guard"]
+
+# The backends learn the caller from x-labs-* metadata the gateway sets; a client's own are dropped.
 ANONYMOUS = Principal("anonymous", "admin")
 _CHALLENGE = 'Bearer realm="labs"'
 
@@ -26,11 +25,14 @@ _CHALLENGE = 'Bearer realm="labs"'
 class Guard:
     """Authenticates a call's key, checks its permission, and charges its rate limit."""
 
-    __slots__ = ("_keys", "_limiter", "enabled")
+    __slots__ = ("_internal", "_keys", "_limiter", "enabled")
 
-    def __init__(self, keys: KeyStore, limiter: RateLimiter, *, enabled: bool = True) -> None:
+    def __init__(
+        self, keys: KeyStore, limiter: RateLimiter, internal: InternalAuth, *, enabled: bool = True
+    ) -> None:
         self._keys = keys
         self._limiter = limiter
+        self._internal = internal
         self.enabled = enabled
 
     def authenticate(self, policy: MethodPolicy, authorization: str | None) -> Principal | None:
@@ -83,9 +85,8 @@ class Guard:
                 details=[info, errors.error_info("RATE_LIMITED", role=principal.role)],
             )
 
-    @staticmethod
-    def metadata(principal: Principal | None) -> list[tuple[str, str]]:
-        """What the backends learn of the caller."""
-        if principal is None:
-            return []
-        return [(ACTOR, principal.name), (ROLE, principal.role)]
+    def metadata(self, principal: Principal | None) -> list[tuple[str, str]]:
+        """What a forwarded call carries: the services' secret and the caller the key proved."""
+        return self._internal.metadata(
+            None if principal is None else Identity(principal.name, principal.role)
+        )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROLES = ("viewer", "operator", "admin")
+from labs_core.auth import ROLES
 
 
 class KeyConfigError(ValueError):

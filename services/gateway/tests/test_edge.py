@@ -22,10 +22,11 @@ from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 from labs.tools.v1 import tool_service_pb2 as tpb
 from labs.tools.v1 import tool_service_pb2_grpc as tpb_grpc
 
+from labs_core.auth import granted, policy_of
+from labs_core.testing import INTERNAL_TOKEN
 from services.gateway.bootstrap import Gateway, build_guard
 from services.gateway.config import PUBLIC_PROTO_MODULES
 from services.gateway.security.keys import KeyConfigError, KeyStore, hash_key
-from services.gateway.security.policy import granted, policy_of
 from services.gateway.security.ratelimit import Rate, RateLimiter, parse_rates
 from services.gateway.tests.conftest import gateway_settings
 from services.gateway.tests.edge_service import EdgeBackend, register
@@ -164,12 +165,19 @@ async def test_unannotated_method_is_admin_only(http: aiohttp.ClientSession) -> 
 async def test_actor_and_role_reach_the_backend_and_client_ones_are_dropped(
     http: aiohttp.ClientSession, edge: tuple[EdgeBackend, Gateway]
 ) -> None:
-    headers = {**headers_of("operator"), "X-Labs-Actor": "mallory", "X-Labs-Role": "admin"}
+    headers = {
+        **headers_of("operator"),
+        "X-Labs-Actor": "mallory",
+        "X-Labs-Role": "admin",
+        "X-Labs-Internal-Token": "guessed-guessed-guessed",
+    }
     async with http.post("/api/edge/echo", json={"type": "MARKET", "action": "a"}, headers=headers) as r:
         assert r.status == 200
     md = edge[0].metadata
     assert (md["x-labs-actor"], md["x-labs-role"]) == ("operator-key", "operator")
     assert "authorization" not in md
+    # The backend is told the services' secret by the gateway, never a client's guess.
+    assert md["x-labs-internal-token"] == INTERNAL_TOKEN
 
 
 async def test_health_is_open(http: aiohttp.ClientSession) -> None:
@@ -197,6 +205,14 @@ async def test_grpc_keys_roles_and_metadata(edge: tuple[EdgeBackend, Gateway]) -
         assert "executions.write" in (e.value.details() or "")
         tools = tpb_grpc.ToolServiceStub(ch)
         operator = (("authorization", f"Bearer {KEYS['operator']}"),)
+        with pytest.raises(grpc.aio.AioRpcError) as e:  # acting as the ADMIN agent is executions.admin's
+            await tools.InvokeTool(
+                tpb.InvokeToolRequest(name="get_system_health", agent_type=" admin"),
+                metadata=operator,
+                timeout=5,
+            )
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "executions.admin" in (e.value.details() or "")
         with pytest.raises(grpc.aio.AioRpcError) as e:
             await tools.InvokeTool(
                 tpb.InvokeToolRequest(name="execute_database_query"), metadata=operator, timeout=5

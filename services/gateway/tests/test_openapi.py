@@ -10,11 +10,11 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from labs_core.auth import policy_of
 from services.gateway.bootstrap import Gateway
 from services.gateway.config import PUBLIC_PROTO_MODULES
 from services.gateway.openapi.document import build_document, openapi_path
 from services.gateway.openapi.page import render_page
-from services.gateway.security.policy import policy_of
 from services.gateway.tests.conftest import gateway_settings
 from services.gateway.tests.edge_service import register
 from services.gateway.transcoding.routes import load_routes

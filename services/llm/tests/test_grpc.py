@@ -22,7 +22,7 @@ from labs.llm.v1 import llm_service_pb2 as pb
 from labs.llm.v1 import llm_service_pb2_grpc
 
 from labs_core.eventlog import EventLog
-from labs_core.grpcutil import channel
+from labs_core.testing import OPERATOR, internal_channel
 from services.llm.bootstrap import serve
 from services.llm.config import Settings
 from services.llm.tests.conftest import SettingsFactory
@@ -48,7 +48,7 @@ async def _serving(settings: Settings) -> AsyncIterator[llm_service_pb2_grpc.Llm
     task = asyncio.create_task(serve(settings, stop, on_listening=port.set_result))
     try:
         bound = await asyncio.wait_for(asyncio.shield(port), 10)
-        async with channel(f"127.0.0.1:{bound}") as ch:
+        async with internal_channel(f"127.0.0.1:{bound}", OPERATOR) as ch:
             yield llm_service_pb2_grpc.LlmServiceStub(ch)
     finally:
         stop.set()
@@ -166,7 +166,7 @@ async def test_python_m_services_llm_serves_and_stops_on_sigterm(eventlog: Event
             assert line, "the service exited before serving"
             m = re.search(r"serving on 127\.0\.0\.1:(\d+)", line)
             port = int(m.group(1)) if m else 0
-        async with channel(f"127.0.0.1:{port}") as ch:
+        async with internal_channel(f"127.0.0.1:{port}", OPERATOR) as ch:
             health = await health_pb2_grpc.HealthStub(ch).Check(
                 health_pb2.HealthCheckRequest(service="labs.llm.v1.LlmService"), timeout=5
             )

@@ -19,7 +19,7 @@ from labs.agents.v1 import agent_service_pb2_grpc
 
 from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.projector import diff, rebuild
-from labs_core.testing import unique
+from labs_core.testing import VIEWER, internal_channel, unique
 from services.metrics.bootstrap import MetricsApp
 from services.metrics.config import Settings
 from services.metrics.mapper import to_fact
@@ -66,7 +66,7 @@ async def running(nats_url: str, database_url: str) -> AsyncIterator[Running]:
     )
     app = MetricsApp(settings, clock=lambda: sc.NOW)
     await app.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
+    channel = internal_channel(f"127.0.0.1:{app.port}", VIEWER)
     try:
         assert app.projector is not None
         assert await app.projector.wait_for(last, timeout=20)
@@ -261,7 +261,7 @@ async def test_serve_entry_point_starts_and_stops(nats_url: str, database_url: s
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        async with internal_channel(f"127.0.0.1:{port}", VIEWER) as ch:
             health = health_pb2_grpc.HealthStub(ch)
             async with asyncio.timeout(15):
                 while True:

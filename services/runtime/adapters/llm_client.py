@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
+from labs_core.auth import InternalAuth
 from labs_core.grpcutil import channel
 from labs_core.structs import dict_to_struct, struct_to_dict
 from services.runtime.domain.calls import AiAnswer, ChatMessage, ToolRequest, ToolSpec
@@ -14,8 +15,8 @@ from services.runtime.domain.errors import AgentError, InputInvalid, ModelUnavai
 class LlmClient:
     """Asks models through the llm service."""
 
-    def __init__(self, addr: str) -> None:
-        self._channel = channel(addr)
+    def __init__(self, addr: str, auth: InternalAuth) -> None:
+        self._channel = channel(addr, auth=auth)
         self._stub = llm_service_pb2_grpc.LlmServiceStub(self._channel)
 
     async def generate(

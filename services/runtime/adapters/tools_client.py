@@ -8,6 +8,7 @@ import grpc
 from google.protobuf import struct_pb2
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
+from labs_core.auth import InternalAuth
 from labs_core.grpcutil import channel
 from labs_core.structs import dict_to_struct, struct_to_dict
 from services.runtime.domain.calls import ToolSpec
@@ -37,8 +38,8 @@ def tool_error(name: str, e: grpc.aio.AioRpcError) -> AgentError:
 class ToolsClient:
     """Invokes tools on the tools service."""
 
-    def __init__(self, addr: str) -> None:
-        self._channel = channel(addr)
+    def __init__(self, addr: str, auth: InternalAuth) -> None:
+        self._channel = channel(addr, auth=auth)
         self._stub = tool_service_pb2_grpc.ToolServiceStub(self._channel)
 
     async def invoke(

@@ -68,6 +68,8 @@ class ExecutionState:
     task_id: str = ""
     request_id: str = ""
     actor: str = ""
+    #: The role the execution was requested with: its tool and model calls run with it.
+    role: str = ""
     timeout_ms: int = 0
     max_tokens: int = 0
     max_cost_usd: float = 0.0
@@ -101,6 +103,7 @@ class ExecutionState:
             p = ev.execution_requested
             self.agent_type, self.action, self.input = p.agent_type, p.action, struct_to_dict(p.input)
             self.task_id, self.request_id, self.actor = p.task_id, p.request_id, ev.actor
+            self.role = ev.actor_role
             self.timeout_ms, self.max_tokens, self.max_cost_usd = p.timeout_ms, p.max_tokens, p.max_cost_usd
         elif kind == "execution_started":
             self.status, self.attempt, self.attempt_open = RUNNING, ev.execution_started.attempt, True

@@ -8,7 +8,8 @@ import grpc
 from labs.agents.v1 import agent_service_pb2 as pb
 from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
 
-from labs_core import tracing
+from labs_core import auth, tracing
+from labs_core.auth import Identity
 from labs_core.errors import InvalidArgument, LabsError
 from labs_core.grpcutil import abort_with, bad_request, domain_errors, status_code_for
 from services.runtime.entrypoints import audit_mapper, mapper
@@ -24,9 +25,9 @@ def _meta(context: grpc.aio.ServicerContext, key: str) -> str:
     return ""
 
 
-def actor_of(context: grpc.aio.ServicerContext) -> str:
-    """Who is calling: the gateway's verified identity, or "anonymous"."""
-    return _meta(context, "x-labs-actor") or "anonymous"
+def caller_of() -> Identity:
+    """Who is calling, as the server's auth interceptor verified it (no identity: no role)."""
+    return auth.caller() or Identity("anonymous", "")
 
 
 class RuntimeAgentService(pb_grpc.AgentServiceServicer):
@@ -42,7 +43,7 @@ class RuntimeAgentService(pb_grpc.AgentServiceServicer):
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExecuteResponse:
         traceparent = tracing.current_traceparent() or _meta(context, "traceparent")
-        cmd = mapper.execute_command(request, actor_of(context), traceparent)
+        cmd = mapper.execute_command(request, caller_of(), traceparent)
         accepted = await self.commands.execute(cmd)
         return pb.ExecuteResponse(
             execution_id=accepted.execution_id,
@@ -61,12 +62,13 @@ class RuntimeAgentService(pb_grpc.AgentServiceServicer):
     async def CancelExecution(
         self, request: pb.CancelExecutionRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelExecutionResponse:
+        caller = caller_of()
         out = await self.commands.cancel(
             CancelCommand(
                 request.execution_id,
                 reason=request.reason or "cancelled by request",
-                actor=actor_of(context),
-                role=_meta(context, "x-labs-role"),
+                actor=caller.actor,
+                role=caller.role,
             )
         )
         return pb.CancelExecutionResponse(

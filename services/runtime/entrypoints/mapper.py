@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf import struct_pb2, timestamp_pb2
 from labs.agents.v1 import agent_service_pb2 as pb
 
+from labs_core.auth import Identity
 from labs_core.structs import dict_to_struct, struct_to_dict
 from services.runtime.handlers.commands import ExecuteCommand
 from services.runtime.handlers.queries import AgentView, ExecutionView, HistoryPage, HistoryQuery
@@ -29,7 +30,7 @@ def _ms(a: datetime | None, b: datetime | None) -> float:
     return (b - a).total_seconds() * 1000 if a and b else 0.0
 
 
-def execute_command(req: pb.ExecuteRequest, actor: str, traceparent: str) -> ExecuteCommand:
+def execute_command(req: pb.ExecuteRequest, caller: Identity, traceparent: str) -> ExecuteCommand:
     """ExecuteRequest -> ExecuteCommand."""
     return ExecuteCommand(
         agent_type=req.type,
@@ -39,7 +40,8 @@ def execute_command(req: pb.ExecuteRequest, actor: str, traceparent: str) -> Exe
         timeout_ms=req.timeout_ms,
         max_tokens=req.max_tokens,
         max_cost_usd=req.max_cost_usd,
-        actor=actor,
+        actor=caller.actor,
+        role=caller.role,
         traceparent=traceparent,
     )
 

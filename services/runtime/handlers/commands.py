@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 from labs.events.v1 import agent_pb2, execution_pb2
 
+from labs_core.auth import may_run
 from labs_core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -40,6 +41,9 @@ class ExecuteCommand:
     max_cost_usd: float = 0.0
     actor: str = ""
     traceparent: str = ""
+    #: The caller's authenticated role: it must allow running `agent_type`, and the execution
+    #: runs with it (its tool and model calls carry it).
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,13 @@ class Accepted:
 
 @dataclass(frozen=True)
 class CancelCommand:
-    """Stop an execution. `role` is the caller's role as the gateway verified it ("" inside)."""
+    """Stop an execution. `role` is the caller's authenticated role: it must allow running the
+    execution's agent type (so an ADMIN execution is cancelled only by whom may start one)."""
 
     execution_id: str
     reason: str = ""
     actor: str = ""
     role: str = ""
-
-
-#: Agent types whose executions only an admin may cancel (as only an admin may start them).
-ADMIN_ONLY = frozenset({"ADMIN"})
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,11 @@ class Commands:
     async def execute(self, cmd: ExecuteCommand) -> Accepted:
         """Validate and append ExecutionRequested; idempotent per (actor, request id)."""
         validate(cmd, self.agents)
+        missing = may_run(cmd.role, cmd.agent_type)
+        if missing is not None:
+            raise PermissionDenied(
+                f"{cmd.actor or 'caller'} (role {cmd.role or 'none'}) lacks {missing!r} to run {cmd.agent_type}"
+            )
         if cmd.request_id:
             execution_id = derived_id("execution", cmd.actor, cmd.request_id)
             task_id = derived_id("task", cmd.actor, cmd.request_id)
@@ -155,6 +161,7 @@ class Commands:
             "execution",
             execution_id,
             actor=cmd.actor,
+            actor_role=cmd.role,
             traceparent=cmd.traceparent,
             execution_requested=payload,
         )
@@ -198,8 +205,12 @@ class Commands:
             if not events:
                 raise NotFound(f"execution {cmd.execution_id} not found")
             state = fold(cmd.execution_id, events)
-            if state.agent_type in ADMIN_ONLY and cmd.role not in ("", "admin"):
-                raise PermissionDenied(f"cancelling a {state.agent_type} execution needs the admin role")
+            missing = may_run(cmd.role, state.agent_type)
+            if missing is not None:
+                raise PermissionDenied(
+                    f"cancelling a {state.agent_type} execution needs {missing!r} "
+                    f"(role {cmd.role or 'none'} lacks it)"
+                )
             if state.terminal:
                 raise FailedPrecondition(f"execution {cmd.execution_id} already finished: {state.status}")
             try:

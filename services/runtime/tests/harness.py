@@ -20,6 +20,7 @@ from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
 from labs_core.eventlog import EventLog
 from labs_core.structs import dict_to_struct, struct_to_dict
+from labs_core.testing import ADMIN, INTERNAL_TOKEN, internal_channel
 from services.runtime.bootstrap import serve
 from services.runtime.config import Settings
 
@@ -43,6 +44,8 @@ class ToolBehaviour:
     in_flight_slow: int = 0
     max_in_flight_slow: int = 0
     slow_cancelled: int = 0
+    #: (x-labs-actor, x-labs-role, whether the secret came) of every InvokeTool, in order.
+    callers: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 class TestTools(tool_service_pb2_grpc.ToolServiceServicer):
@@ -62,6 +65,14 @@ class TestTools(tool_service_pb2_grpc.ToolServiceServicer):
         args = struct_to_dict(request.arguments)
         name = request.name
         self.b.calls[name] += 1
+        md = dict(context.invocation_metadata() or ())
+        self.b.callers.append(
+            (
+                str(md.get("x-labs-actor", "")),
+                str(md.get("x-labs-role", "")),
+                md.get("x-labs-internal-token") == INTERNAL_TOKEN,
+            )
+        )
         result: dict[str, Any]
         if name == "flaky":
             if self.b.calls[name] <= self.b.flaky_failures:
@@ -245,7 +256,7 @@ async def runtime_stack(
     ready = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop, ready=ready))
     await asyncio.wait_for(ready.wait(), 20)
-    channel = grpc.aio.insecure_channel(settings.runtime_addr)
+    channel = internal_channel(settings.runtime_addr, ADMIN)
     stack = Stack(
         settings,
         eventlog,

@@ -59,7 +59,7 @@ async def test_list_execution_events_pages_from_the_log_and_404(
         assert full.events[-1].type == "execution_completed" and full.finished
         assert full.next_from_sequence == 0 and full.next_page_token == ""
         first = full.events[0]
-        assert first.actor == "anonymous" and first.payload["agentType"] == "MARKET"
+        assert first.actor == "test-admin" and first.payload["agentType"] == "MARKET"
         assert first.payload["input"]["category"] == "electronics" and first.time.seconds > 0
         tool = next(e for e in full.events if e.type == "tool_call_completed")
         assert tool.payload["outcome"] == "CALL_OUTCOME_OK" and "durationUs" in tool.payload

@@ -312,8 +312,9 @@ async def test_only_an_admin_cancels_an_admin_execution(eventlog: EventLog) -> N
     with pytest.raises(PermissionDenied):
         await cmds.cancel(CancelCommand(adm1, role="operator"))
     assert (await cmds.cancel(CancelCommand(adm1, role="admin"))).status == "CANCELLED"
-    # Inside the system (no role from a gateway) the call is trusted.
-    assert (await cmds.cancel(CancelCommand(adm2))).status == "CANCELLED"
+    # No role is no authority: nobody is trusted for being inside.
+    with pytest.raises(PermissionDenied):
+        await cmds.cancel(CancelCommand(adm2))
 
 
 async def test_a_read_model_pointing_at_another_executions_event_is_refused(
@@ -363,3 +364,36 @@ async def test_without_the_log_the_execution_view_says_the_log_is_unavailable(
         assert r.execution_id in str(err.value) and "event log" in str(err.value)
     finally:
         await pool.close()
+
+
+async def test_the_runtime_checks_the_callers_role_and_runs_with_it(eventlog, database_url, schema):
+    """Issue 12 finding 3: the runtime did not check roles on Execute, and an execution's tool
+    calls carried no caller. Now an operator cannot run ADMIN here either (not only at the
+    gateway), a caller with the secret but no role runs nothing, and the worker calls tools as the
+    requester, with its role and the services' secret."""
+    from labs.agents.v1 import agent_service_pb2_grpc as pb_grpc
+
+    from labs_core.auth import Identity
+    from labs_core.testing import internal_channel
+
+    async with runtime_stack(eventlog, database_url, schema) as st:
+        addr = st.settings.runtime_addr
+        for identity, code in (
+            (Identity("ops", "operator"), "PERMISSION_DENIED"),
+            (None, "PERMISSION_DENIED"),
+        ):
+            async with internal_channel(addr, identity) as ch:
+                req = pb.ExecuteRequest(type="ADMIN", action="query")
+                req.input.update({"sql": "SELECT 1"})
+                with pytest.raises(grpc.aio.AioRpcError) as ei:
+                    await pb_grpc.AgentServiceStub(ch).Execute(req, timeout=10)
+                assert ei.value.code().name == code, identity
+        async with internal_channel(addr, Identity("ops", "operator")) as ch:
+            req = pb.ExecuteRequest(type="PROBE", action="call")
+            req.input.update({"tool": "echo", "args": {"n": 1}})
+            r = await pb_grpc.AgentServiceStub(ch).Execute(req, timeout=10)
+        e = await st.wait_status(r.execution_id, {"COMPLETED", "FAILED"})
+        assert pb.ExecutionStatus.Name(e.status) == "COMPLETED", e.error
+        first = (await eventlog.read_aggregate("execution", r.execution_id))[0].event
+        assert (first.actor, first.actor_role) == ("ops", "operator")
+        assert st.tools.callers[-1] == ("ops", "operator", True)

@@ -12,7 +12,8 @@ from typing import Any
 
 from labs.events.v1 import execution_pb2
 
-from labs_core import tracing
+from labs_core import auth, tracing
+from labs_core.auth import Identity
 from labs_core.errors import ConcurrencyConflict
 from labs_core.eventlog import EventLog, StoredEvent
 from labs_core.structs import dict_to_struct
@@ -97,9 +98,13 @@ class Runner:
         """Run the execution's next attempt (or finish it if there is nothing left to run)."""
         state = await self.load(execution_id, requested, first_delivery)
         rec = Recorder(self.log, state, actor=f"worker:{self.worker_id}", traceparent=_traceparent(requested))
-        # The attempt continues the trace of the request, carried across NATS in the event.
-        with tracing.continue_from(
-            rec.traceparent, f"execute {state.agent_type}.{state.action}", execution_id=execution_id
+        # The attempt continues the trace of the request, carried across NATS in the event, and
+        # calls tools and models as whoever requested it, with that caller's role (never more).
+        with (
+            tracing.continue_from(
+                rec.traceparent, f"execute {state.agent_type}.{state.action}", execution_id=execution_id
+            ),
+            auth.acting_as(Identity(state.actor, state.role) if state.role else None),
         ):
             for _ in range(5):  # a conflict means somebody else wrote: re-read and decide again
                 try:

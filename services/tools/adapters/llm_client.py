@@ -8,6 +8,7 @@ import grpc
 from labs.llm.v1 import llm_service_pb2, llm_service_pb2_grpc
 
 from labs_core import grpcutil
+from labs_core.auth import InternalAuth
 from labs_core.errors import Unavailable
 from services.tools.domain.errors import ToolsError
 
@@ -34,9 +35,9 @@ class Generated:
 class LlmClient:
     """One channel to the llm service; `close` when done."""
 
-    def __init__(self, addr: str) -> None:
+    def __init__(self, addr: str, auth: InternalAuth) -> None:
         self.addr = addr
-        self._channel = grpcutil.channel(addr)
+        self._channel = grpcutil.channel(addr, auth=auth)
         self._stub = llm_service_pb2_grpc.LlmServiceStub(self._channel)
 
     async def generate(

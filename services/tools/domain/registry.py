@@ -27,6 +27,12 @@ CATEGORY_AGENT_TYPES: Mapping[str, str] = MappingProxyType(
     }
 )
 CATEGORIES = tuple(CATEGORY_AGENT_TYPES)
+#: The permission (labs_core.auth's role table) a caller's role needs to run a tool of a
+#: category, besides being allowed to act as the calling agent type. System tools (health,
+#: notifications, bulk changes, SQL) are admin's whichever agent type asks.
+CATEGORY_PERMISSIONS: Mapping[str, str] = MappingProxyType(
+    {c: "tools.admin" if c == "system" else "tools.invoke" for c in CATEGORIES}
+)
 
 #: Schema of a tool that returns any object.
 ANY_OBJECT: JSONObject = {"type": "object"}
@@ -34,11 +40,17 @@ ANY_OBJECT: JSONObject = {"type": "object"}
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """Who is calling and on whose behalf: handed to every tool function."""
+    """Who is calling and on whose behalf: handed to every tool function.
+
+    `actor` and `role` are the authenticated caller (the execution's requester when the runtime
+    calls); they, not `agent_type`, decide what the call may do.
+    """
 
     agent_type: str
     execution_id: str = ""
     idempotency_key: str = ""
+    actor: str = ""
+    role: str = ""
 
 
 ToolFunction = Callable[[JSONObject, ToolContext], Awaitable[JSONObject]]
@@ -88,6 +100,11 @@ class ToolDefinition:
     def agent_types(self) -> tuple[str, ...]:
         """Every agent type allowed to invoke the tool, sorted."""
         return tuple(sorted({CATEGORY_AGENT_TYPES[self.category], *self.extra_agent_types}))
+
+    @property
+    def permission(self) -> str:
+        """What the caller's role needs to run this tool (by its category)."""
+        return CATEGORY_PERMISSIONS[self.category]
 
     def allows(self, agent_type: str) -> bool:
         """Whether an agent of this type may invoke the tool."""

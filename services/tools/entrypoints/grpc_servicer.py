@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from labs.tools.v1 import tool_service_pb2, tool_service_pb2_grpc
 
+from labs_core import auth
 from labs_core.errors import InvalidArgument
 from labs_core.grpcutil import domain_errors
 from labs_core.structs import dict_to_struct, struct_to_dict
@@ -15,11 +16,6 @@ from services.tools.entrypoints.registration import register_tool
 from services.tools.service_layer.invoker import Invoker
 from services.tools.service_layer.notifications import NotificationService, visible_recipient
 from services.tools.service_layer.remote_tools import RemoteTools
-
-# The caller as the gateway states it (clients cannot set these: the gateway drops them).
-ACTOR = "x-labs-actor"
-ROLE = "x-labs-role"
-_CALLER_KEYS = frozenset({ACTOR, ROLE})
 
 
 class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
@@ -66,10 +62,13 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         """Run a tool for an agent."""
         if not request.name:
             raise InvalidArgument("name", "is required")
+        caller = auth.caller()
         ctx = ToolContext(
             agent_type=request.agent_type.upper(),
             execution_id=request.execution_id,
             idempotency_key=request.idempotency_key,
+            actor=caller.actor if caller else "",
+            role=caller.role if caller else "",
         )
         out = await self.invoker.invoke(
             request.name, struct_to_dict(request.arguments), ctx, deadline_s=context.time_remaining()
@@ -88,9 +87,9 @@ class ToolServicer(tool_service_pb2_grpc.ToolServiceServicer):
         """A recipient's notifications, newest first, paged; a non-admin caller sees only its own."""
         if self.notifications is None:
             raise errors.ReadModelUnavailable("notifications are not served by this instance")
-        caller = {k: v for k, v in context.invocation_metadata() or () if k in _CALLER_KEYS}
+        caller = auth.caller()
         recipient = visible_recipient(
-            request.recipient.strip(), str(caller.get(ACTOR, "")), str(caller.get(ROLE, ""))
+            request.recipient.strip(), caller.actor if caller else "", caller.role if caller else ""
         )
         rows, token, total = await self.notifications.inbox(
             recipient,

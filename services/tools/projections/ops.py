@@ -44,8 +44,8 @@ class SchedulesProjection(Projection):
                 c = ev.schedule_created
                 await conn.execute(
                     """INSERT INTO schedules (id, cron, timezone, agent_type, action, input, missed_policy,
-                                              description, created_by, status, created_at)
-                       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, 'active', $10)
+                                              description, created_by, status, created_at, creator, creator_role)
+                       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, 'active', $10, $11, $12)
                        ON CONFLICT (id) DO NOTHING""",
                     c.schedule_id or ev.aggregate_id,
                     c.cron,
@@ -57,6 +57,8 @@ class SchedulesProjection(Projection):
                     c.description,
                     c.created_by,
                     _at(stored),
+                    ev.actor,
+                    ev.actor_role,
                 )
             elif kind == "schedule_cancelled":
                 x = ev.schedule_cancelled

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from google.protobuf import struct_pb2
 
-from labs_core.errors import InvalidArgument, LabsError
+from labs_core.auth import granted, may_run
+from labs_core.errors import InvalidArgument, LabsError, PermissionDenied
 from labs_core.structs import dict_to_struct
 from services.tools.domain.errors import (
     ArgumentsInvalid,
@@ -124,6 +125,16 @@ class Invoker:
             raise InvalidArgument("agent_type", "is required to invoke a tool")
         if not tool.definition.allows(ctx.agent_type):
             raise ToolNotPermitted(name, ctx.agent_type.upper())
+        # Who calls decides, not which agent type it claims: the role must allow acting as that
+        # agent type (as Execute would) and hold the tool's own permission.
+        missing = may_run(ctx.role, ctx.agent_type) or (
+            None if granted(ctx.role, tool.definition.permission) else tool.definition.permission
+        )
+        if missing is not None:
+            raise PermissionDenied(
+                f"{ctx.actor or 'caller'} (role {ctx.role or 'none'}) lacks {missing!r} "
+                f"to run {name} as {ctx.agent_type}"
+            )
         if tool.definition.side_effects and not ctx.idempotency_key:
             raise InvalidArgument("idempotency_key", f"is required: {name} has side effects")
         violations = tool.arguments_check.violations(arguments)

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from labs_core.auth import granted
 from labs_core.errors import InvalidArgument, PermissionDenied
 from labs_core.projector import Projector
 from services.tools.adapters.collection_events import AggregateStore, delivery_outcome, notification_sent
@@ -193,11 +194,13 @@ class NotificationService:
 def visible_recipient(recipient: str, actor: str, role: str) -> str:
     """Whose notifications a caller may list ("": everyone's); PermissionDenied otherwise.
 
-    `actor` and `role` are the gateway's x-labs-actor / x-labs-role. An admin, or an internal
-    caller (no role: the gateway sets one on every call it forwards), may name anyone or no one;
-    anyone else sees only notifications addressed to their own key name.
+    `actor` and `role` are the authenticated caller. A role holding notifications.admin (admin)
+    may name anyone or no one; any other role sees only notifications addressed to its own key
+    name; no role at all sees nothing.
     """
-    if not role or role == "admin":
+    if not role:
+        raise PermissionDenied("listing notifications needs an authenticated caller with a role")
+    if granted(role, "notifications.admin"):
         return recipient
     if not actor:
         raise PermissionDenied(f"role {role} without an actor cannot list notifications")

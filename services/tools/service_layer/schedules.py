@@ -1,7 +1,9 @@
 """Schedules: create, cancel, list (event-sourced), and the scheduler that fires due occurrences.
 
-The scheduler submits each occurrence to the runtime's public AgentService.Execute with
-request_id ``schedule:<schedule_id>:<occurrence UTC ISO>``; the runtime derives the execution id
+The scheduler submits each occurrence to the runtime's public AgentService.Execute as the
+schedule's creator — the actor and role that created it (ScheduleCreated's envelope), recorded
+as "<creator> via scheduler" — never as itself, so a schedule can do only what its creator may;
+with request_id ``schedule:<schedule_id>:<occurrence UTC ISO>``; the runtime derives the execution id
 from it and appends with expected sequence 0, so any number of scheduler replicas firing the
 same occurrence make one execution. The firing is then recorded (ScheduleOccurrenceFired, with a
 message id derived from the same pair, so replicas record it once).
@@ -24,6 +26,7 @@ import grpc
 from labs.events.v1 import schedule_pb2
 
 from labs_core import grpcutil
+from labs_core.auth import Identity, InternalAuth, acting_as
 from labs_core.errors import AlreadyExists, ConcurrencyConflict, NotFound
 from labs_core.eventlog import EventLog, new_event
 from labs_core.ids import derived_id
@@ -45,8 +48,8 @@ from services.tools.domain.schedules import (
 log = logging.getLogger(__name__)
 AGGREGATE = "schedule"
 
-#: Submits one execution: (agent_type, action, input, request_id) -> execution id.
-Submit = Callable[[str, str, dict[str, Any], str], Awaitable[str]]
+#: Submits one execution: (agent_type, action, input, request_id, as whom) -> execution id.
+Submit = Callable[[str, str, dict[str, Any], str, Identity | None], Awaitable[str]]
 
 
 class SubmitRefused(Exception):
@@ -126,7 +129,13 @@ class ScheduleService:
         return None if r is None else _row_json(r, _dt(self.clock_ns()))
 
     async def create(
-        self, new: NewSchedule, *, idempotency_key: str, created_by: str, correlation_id: str = ""
+        self,
+        new: NewSchedule,
+        *,
+        idempotency_key: str,
+        created_by: str,
+        creator: Identity,
+        correlation_id: str = "",
     ) -> dict[str, Any]:
         """Append ScheduleCreated once per idempotency key; answer the schedule and its next occurrences."""
         cron = check_cron(new.cron)
@@ -143,8 +152,14 @@ class ScheduleService:
             description=new.description,
         )
         dict_to_struct(new.input, payload.input)
+        # The creator is the event's actor: the occurrences run with its identity and role.
         env = new_event(
-            AGGREGATE, schedule_id, actor=self.actor, correlation_id=correlation_id, schedule_created=payload
+            AGGREGATE,
+            schedule_id,
+            actor=creator.actor,
+            actor_role=creator.role,
+            correlation_id=correlation_id,
+            schedule_created=payload,
         )
         try:
             r = await self.log.append(
@@ -332,7 +347,14 @@ class Scheduler:
         rid = request_id(r["id"], step.occurrence)
         error = ""
         try:
-            execution_id = await self.submit(r["agent_type"], r["action"], json.loads(r["input"]), rid)
+            creator = Identity(r["creator"], r["creator_role"]) if r["creator_role"] else None
+            execution_id = await self.submit(
+                r["agent_type"],
+                r["action"],
+                json.loads(r["input"]),
+                rid,
+                creator.via_scheduler() if creator is not None else None,
+            )
         except SubmitRefused as e:
             execution_id, error = "", str(e)
         payload = schedule_pb2.ScheduleOccurrenceFired(
@@ -371,24 +393,25 @@ class RuntimeSubmitter:
         grpc.StatusCode.FAILED_PRECONDITION,
     )
 
-    def __init__(self, address: str, *, actor: str = "scheduler", timeout_s: float = 10.0) -> None:
+    def __init__(self, address: str, auth: InternalAuth, *, timeout_s: float = 10.0) -> None:
         from labs.agents.v1 import agent_service_pb2_grpc
 
-        self.channel = grpcutil.channel(address)
+        self.channel = grpcutil.channel(address, auth=auth)
         self.stub = agent_service_pb2_grpc.AgentServiceStub(self.channel)
-        self.actor = actor
         self.timeout_s = timeout_s
 
-    async def __call__(self, agent_type: str, action: str, input: dict[str, Any], rid: str) -> str:
-        """Execute(type, action, input, request_id) -> execution id; SubmitRefused for a permanent refusal."""
+    async def __call__(
+        self, agent_type: str, action: str, input: dict[str, Any], rid: str, identity: Identity | None
+    ) -> str:
+        """Execute(type, action, input, request_id) as `identity` -> execution id; SubmitRefused
+        for a permanent refusal (a schedule without a creator role is refused by the runtime)."""
         from labs.agents.v1 import agent_service_pb2
 
         req = agent_service_pb2.ExecuteRequest(type=agent_type, action=action, request_id=rid)
         dict_to_struct(input, req.input)
         try:
-            resp = await self.stub.Execute(
-                req, timeout=self.timeout_s, metadata=(("x-labs-actor", self.actor),)
-            )
+            with acting_as(identity):
+                resp = await self.stub.Execute(req, timeout=self.timeout_s)
         except grpc.aio.AioRpcError as e:
             if e.code() in self._PERMANENT:
                 raise SubmitRefused(f"{e.code().name}: {e.details()}") from e

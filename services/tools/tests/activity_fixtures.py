@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
+from labs_core.testing import internal_auth
 from services.tools.activity import ActivityTools, start_activity_tools
 from services.tools.config import Settings, WebhookEndpoint
 from services.tools.domain.notifications import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -108,8 +109,12 @@ class Rig:
     receiver: Receiver
     llm_port: int
 
-    async def call(self, name: str, args: JSONObject, agent: str, key: str = "") -> JSONObject:
-        out = await self.invoker.invoke(name, args, ToolContext(agent, execution_id="", idempotency_key=key))
+    async def call(
+        self, name: str, args: JSONObject, agent: str, key: str = "", role: str = "admin"
+    ) -> JSONObject:
+        """Invoke a tool as an agent type, called with `role` (these tests are about the tools)."""
+        ctx = ToolContext(agent, execution_id="", idempotency_key=key, actor=f"test-{role}", role=role)
+        out = await self.invoker.invoke(name, args, ctx)
         return out.result
 
 
@@ -138,7 +143,9 @@ async def rig(eventlog: EventLog, database_url: str, schema: str) -> AsyncIterat
     )
     cat = await open_catalogue(eventlog, database_url, schema, size=0)
     addrs = {"llm": f"127.0.0.1:{server.port}", "nowhere": "127.0.0.1:1"}
-    tools = await start_activity_tools(settings, eventlog, cat.pool, cat.invoker.registry, addrs=addrs)
+    tools = await start_activity_tools(
+        settings, eventlog, cat.pool, cat.invoker.registry, internal_auth(), addrs=addrs
+    )
     try:
         yield Rig(cat, tools, cat.invoker, model, receiver, server.port)
     finally:

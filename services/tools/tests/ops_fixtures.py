@@ -12,6 +12,7 @@ import asyncpg
 
 from labs_core.eventlog import EventLog
 from labs_core.projector import Projector
+from labs_core.testing import internal_auth
 from services.tools.adapters.listing_events import ListingEventStore
 from services.tools.adapters.listing_read_model import ListingReadModel
 from services.tools.bootstrap import migrate_schema
@@ -40,8 +41,10 @@ class OpsStack:
     async def call(
         self, name: str, args: dict[str, Any], agent: str = "ADMIN", key: str = ""
     ) -> dict[str, Any]:
-        """Invoke a tool as an agent type."""
-        out = await self.invoker.invoke(name, args, ToolContext(agent_type=agent, idempotency_key=key))
+        """Invoke a tool as an agent type, called by an admin for ADMIN and by an operator otherwise."""
+        role = "admin" if agent == "ADMIN" else "operator"
+        ctx = ToolContext(agent_type=agent, idempotency_key=key, actor=f"test-{role}", role=role)
+        out = await self.invoker.invoke(name, args, ctx)
         return out.result
 
 
@@ -70,7 +73,7 @@ async def ops_stack(
     listings = ListingService(store, read_model, projector)
     registry = Registry()
     register_market_tools(registry, listings)
-    ops = await start_ops(settings, eventlog, pool, registry, projector)
+    ops = await start_ops(settings, eventlog, pool, registry, projector, internal_auth())
     if size:
         await CatalogueSeeder(store, read_model, projector, seed=7, size=size).run()
     stack = OpsStack(settings, eventlog, pool, projector, registry, Invoker(registry), ops)

@@ -17,6 +17,7 @@ from labs.tools.v1 import tool_service_pb2_grpc
 from labs_core.eventlog import EventLog
 from labs_core.grpcutil import GrpcServer
 from labs_core.structs import struct_to_dict
+from labs_core.testing import ADMIN, OPERATOR, internal_auth, internal_channel, unique
 from services.tools.bootstrap import SERVICE_NAME, ToolsService, serve
 from services.tools.config import Settings
 from services.tools.domain.registry import Registry, ToolContext
@@ -57,8 +58,80 @@ async def service(
         catalogue_size=120,
         shutdown_grace_s=0.5,
     )
-    async with ToolsService(settings) as svc, grpc.aio.insecure_channel(f"127.0.0.1:{svc.port}") as ch:
+    async with ToolsService(settings) as svc, internal_channel(f"127.0.0.1:{svc.port}", ADMIN) as ch:
         yield svc, tool_service_pb2_grpc.ToolServiceStub(ch)
+
+
+async def _code(call: Any) -> grpc.StatusCode:
+    try:
+        await call
+    except grpc.aio.AioRpcError as e:
+        return e.code()
+    return grpc.StatusCode.OK
+
+
+async def test_the_caller_decides_not_the_agent_type_it_claims(
+    service: tuple[ToolsService, tool_service_pb2_grpc.ToolServiceStub],
+) -> None:
+    """Issue 12 finding 3 at the backend: an operator claiming agent_type ADMIN (or an agent type
+    that may use a system tool) gets nothing an operator may not do; no secret, no call at all."""
+    svc, _ = service
+    addr = f"127.0.0.1:{svc.port}"
+    health = pb.InvokeToolRequest(name="get_system_health", agent_type="ADMIN", arguments=args({}))
+    notify = pb.InvokeToolRequest(
+        name="send_notification",
+        agent_type="ANALYTICS",
+        idempotency_key=unique("n"),
+        arguments=args({"channel": "in_app", "recipient": "ceo", "subject": "s", "body": "b"}),
+    )
+    schedule = pb.InvokeToolRequest(
+        name="schedule_task",
+        agent_type="SCHEDULER",
+        idempotency_key=unique("s"),
+        arguments=args(
+            {"cron": "* * * * *", "agent_type": "ADMIN", "action": "query", "input": {"sql": "SELECT 1"}}
+        ),
+    )
+    batch = pb.InvokeToolRequest(
+        name="batch_process_items",
+        agent_type="ADMIN",
+        idempotency_key=unique("b"),
+        arguments=args({"batch_key": unique("k"), "operation": "delete", "items": [{"listing_id": "x"}]}),
+    )
+    listings = pb.InvokeToolRequest(name="get_listings", agent_type="MARKET", arguments=args({"limit": 1}))
+    async with internal_channel(addr, OPERATOR) as ch:
+        stub = tool_service_pb2_grpc.ToolServiceStub(ch)
+        for req in (health, notify, schedule, batch):
+            assert await _code(stub.InvokeTool(req, timeout=5)) == grpc.StatusCode.PERMISSION_DENIED, req.name
+        assert await _code(stub.InvokeTool(listings, timeout=5)) == grpc.StatusCode.OK
+        # Spoofed x-labs-role next to a real secret is what the secret vouches for: only the
+        # gateway and our services hold it, and the gateway drops a client's x-labs-*.
+    spoofed = (("x-labs-actor", "root"), ("x-labs-role", "admin"))
+    async with grpc.aio.insecure_channel(addr) as ch:
+        stub = tool_service_pb2_grpc.ToolServiceStub(ch)
+        for req in (health, listings):
+            assert (
+                await _code(stub.InvokeTool(req, timeout=5, metadata=spoofed))
+                == grpc.StatusCode.UNAUTHENTICATED
+            )
+        bad = (*spoofed, ("x-labs-internal-token", "not-the-secret-at-all"))
+        assert (
+            await _code(stub.InvokeTool(listings, timeout=5, metadata=bad)) == grpc.StatusCode.UNAUTHENTICATED
+        )
+        assert (
+            await _code(stub.ListNotifications(pb.ListNotificationsRequest(), timeout=5, metadata=spoofed))
+            == grpc.StatusCode.UNAUTHENTICATED
+        )
+    async with internal_channel(addr, None) as ch:  # the secret but no caller: no role, no rights
+        stub = tool_service_pb2_grpc.ToolServiceStub(ch)
+        assert (
+            await _code(stub.ListNotifications(pb.ListNotificationsRequest(), timeout=5))
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        assert await _code(stub.InvokeTool(listings, timeout=5)) == grpc.StatusCode.PERMISSION_DENIED
+    async with internal_channel(addr, ADMIN) as ch:
+        stub = tool_service_pb2_grpc.ToolServiceStub(ch)
+        assert await _code(stub.InvokeTool(health, timeout=10)) == grpc.StatusCode.OK
 
 
 async def test_list_get_and_invoke(
@@ -202,13 +275,13 @@ async def test_limits_over_grpc() -> None:
         max_concurrency=1,
         overrides={"bad": {"max_concurrency": 4}, "sleepy": {"timeout_s": 0.1}},
     )
-    server = GrpcServer("127.0.0.1:0", [SERVICE_NAME], grace_s=0.5)
+    server = GrpcServer("127.0.0.1:0", [SERVICE_NAME], grace_s=0.5, auth=internal_auth())
     tool_service_pb2_grpc.add_ToolServiceServicer_to_server(
         ToolServicer(reg, Invoker(reg, policy)), server.server
     )
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        async with internal_channel(f"127.0.0.1:{server.port}", ADMIN) as ch:
             stub = tool_service_pb2_grpc.ToolServiceStub(ch)
             first = asyncio.ensure_future(
                 stub.InvokeTool(pb.InvokeToolRequest(name="slow", agent_type="ADMIN"))

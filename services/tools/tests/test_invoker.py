@@ -56,7 +56,7 @@ def registry() -> Registry:
     return r
 
 
-ANALYTICS = ToolContext(agent_type="ANALYTICS")
+ANALYTICS = ToolContext(agent_type="ANALYTICS", role="operator")
 
 
 async def test_valid_call_returns_the_result_and_its_duration() -> None:
@@ -96,9 +96,13 @@ async def test_agent_types_follow_category_and_grants() -> None:
     tool = reg.get("echo_tool")
     assert tool is not None and tool.definition.agent_types == ("ANALYTICS", "MARKET")
     inv = Invoker(reg)
-    await inv.invoke("echo_tool", {"symbol": "X", "quantity": 1}, ToolContext(agent_type="market"))
+    await inv.invoke(
+        "echo_tool", {"symbol": "X", "quantity": 1}, ToolContext(agent_type="market", role="operator")
+    )
     with pytest.raises(ToolNotPermitted) as e:
-        await inv.invoke("echo_tool", {"symbol": "X", "quantity": 1}, ToolContext(agent_type="CONTENT"))
+        await inv.invoke(
+            "echo_tool", {"symbol": "X", "quantity": 1}, ToolContext(agent_type="CONTENT", role="operator")
+        )
     assert "CONTENT" in str(e.value) and "echo_tool" in str(e.value)
     assert [d.name for d in reg.list(agent_type="MARKET")] == ["echo_tool"]
     assert reg.list(agent_type="ADMIN") == [] and reg.list(category="system") == []
@@ -108,7 +112,7 @@ async def test_unknown_tool_and_missing_agent_type() -> None:
     with pytest.raises(ToolNotFound):
         await Invoker(registry()).invoke("nope", {}, ANALYTICS)
     with pytest.raises(InvalidArgument) as e:
-        await Invoker(registry()).invoke("echo_tool", {}, ToolContext(agent_type=""))
+        await Invoker(registry()).invoke("echo_tool", {}, ToolContext(agent_type="", role="operator"))
     assert e.value.field == "agent_type"
 
 
@@ -146,7 +150,7 @@ async def test_concurrency_limit_refuses_instead_of_queueing() -> None:
         execute=slow,
     )
     inv = Invoker(reg, LimitPolicy(max_concurrency=2, overrides={}))
-    admin = ToolContext(agent_type="ADMIN")
+    admin = ToolContext(agent_type="ADMIN", role="admin")
     async with asyncio.timeout(5):
         running = [asyncio.create_task(inv.invoke("slow", {}, admin)) for _ in range(2)]
         while started < 2:
@@ -198,7 +202,7 @@ async def test_timeout_invalid_result_crash_and_idempotency_key() -> None:
         side_effects=True,
     )
     inv = Invoker(reg, LimitPolicy(timeout_s=10, overrides={"sleepy": {"timeout_s": 0.05}}))
-    admin = ToolContext(agent_type="ADMIN")
+    admin = ToolContext(agent_type="ADMIN", role="admin")
     assert inv.limits("sleepy").timeout_s == 0.05 and inv.limits("liar").timeout_s == 10
     with pytest.raises(ToolTimedOut):
         await inv.invoke("sleepy", {}, admin)
@@ -210,7 +214,7 @@ async def test_timeout_invalid_result_crash_and_idempotency_key() -> None:
     with pytest.raises(InvalidArgument) as e:
         await inv.invoke("writer", {}, admin)
     assert e.value.field == "idempotency_key"
-    await inv.invoke("writer", {}, ToolContext(agent_type="ADMIN", idempotency_key="k1"))
+    await inv.invoke("writer", {}, ToolContext(agent_type="ADMIN", idempotency_key="k1", role="admin"))
 
 
 class _Counted:
@@ -248,7 +252,9 @@ async def test_a_memoised_tool_answers_again_until_its_read_model_moves() -> Non
     assert tool.runs == 1 and not first.memoised and first.result_struct is not None
     # Same arguments in another key order, another caller: given again, not run.
     again = await inv.invoke(
-        "quote", {"quantity": 1, "symbol": "A"}, ToolContext(agent_type="ANALYTICS", execution_id="x")
+        "quote",
+        {"quantity": 1, "symbol": "A"},
+        ToolContext(agent_type="ANALYTICS", execution_id="x", role="operator"),
     )
     assert tool.runs == 1 and again.memoised and again.result == first.result
     assert again.result_struct is first.result_struct
@@ -262,7 +268,9 @@ async def test_a_memoised_tool_answers_again_until_its_read_model_moves() -> Non
     assert tool.runs == 3 and not moved.memoised and moved.result["echo"]["version"] == 2
     # Permission and arguments are still checked on every call.
     with pytest.raises(ToolNotPermitted):
-        await inv.invoke("quote", {"symbol": "A", "quantity": 1}, ToolContext(agent_type="MARKET"))
+        await inv.invoke(
+            "quote", {"symbol": "A", "quantity": 1}, ToolContext(agent_type="MARKET", role="operator")
+        )
     with pytest.raises(ArgumentsInvalid):
         await inv.invoke("quote", {"symbol": "A", "quantity": 0}, ANALYTICS)
     # Off: every call runs.

@@ -13,7 +13,7 @@ from labs_core.errors import InvalidArgument
 from services.tools.domain.registry import ToolContext
 from services.tools.tests.conftest import Seeded
 
-MARKET = ToolContext(agent_type="MARKET", execution_id="exec-1")
+MARKET = ToolContext(agent_type="MARKET", execution_id="exec-1", role="operator")
 
 
 @dataclass
@@ -230,7 +230,9 @@ async def test_empty_window_reports_nulls(seeded: Seeded) -> None:
 
 
 async def test_create_listing_is_idempotent_and_readable_at_once(seeded: Seeded) -> None:
-    ctx = ToolContext(agent_type="MARKET", execution_id="exec-9", idempotency_key="exec-9:step-1")
+    ctx = ToolContext(
+        agent_type="MARKET", execution_id="exec-9", idempotency_key="exec-9:step-1", role="operator"
+    )
     args = {
         "title": "Zeppelin Model Kit",
         "description": "Rare 1:200 scale zeppelin kit.",
@@ -292,7 +294,9 @@ async def test_remembered_answers_follow_new_listings_at_once(seeded: Seeded) ->
     assert stats_again.result == stats_before and stats_again.memoised
     assert listings.cache.misses == misses  # no query either
 
-    ctx = ToolContext(agent_type="MARKET", execution_id="exec-c", idempotency_key="exec-c:step-1")
+    ctx = ToolContext(
+        agent_type="MARKET", execution_id="exec-c", idempotency_key="exec-c:step-1", role="operator"
+    )
     made = await invoke(
         seeded, "create_listing", {"title": "Cache Busting Primer", "category": "books", "price": 1.0}, ctx
     )

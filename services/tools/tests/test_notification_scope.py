@@ -18,7 +18,15 @@ def test_non_admins_see_only_their_own() -> None:
         visible_recipient("", "", "viewer")
 
 
-def test_admins_and_internal_callers_see_anyone() -> None:
+def test_admins_see_anyone() -> None:
     assert visible_recipient("", "root", "admin") == ""  # everyone's
     assert visible_recipient("erin", "root", "admin") == "erin"
-    assert visible_recipient("erin", "", "") == "erin"  # not through the gateway
+
+
+def test_no_role_is_no_authority() -> None:
+    """Issue 12 finding 5: a caller without a role was treated as admin."""
+    for recipient in ("", "erin"):
+        with pytest.raises(PermissionDenied, match="role"):
+            visible_recipient(recipient, "", "")
+        with pytest.raises(PermissionDenied, match="role"):
+            visible_recipient(recipient, "root", "")

@@ -16,6 +16,7 @@ from labs.tools.v1 import tool_service_pb2_grpc as tpb_grpc
 
 from labs_core.eventlog import EventLog
 from labs_core.structs import dict_to_struct, struct_to_dict
+from labs_core.testing import ADMIN, internal_auth, internal_channel
 from services.tools.domain.registry import Registry, ToolContext
 from services.tools.entrypoints.grpc_servicer import ToolServicer
 from services.tools.service_layer.invoker import Invoker
@@ -30,10 +31,12 @@ class WordCount(tpb_grpc.ToolServiceServicer):
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.metadata_keys: set[str] = set()
 
     async def InvokeTool(self, request: Any, context: grpc.aio.ServicerContext) -> tpb.InvokeToolResponse:
         args = struct_to_dict(request.arguments)
         self.calls.append((request.agent_type, request.idempotency_key))
+        self.metadata_keys |= {k for k, _ in context.invocation_metadata() or ()}
         resp = tpb.InvokeToolResponse(duration_us=1)
         dict_to_struct({"words": len(args["text"].split()), "served_by": "remote"}, resp.result)
         return resp
@@ -56,13 +59,13 @@ async def stack(eventlog: EventLog, database_url: str, schema: str) -> AsyncIter
     async with ops_stack(
         eventlog, database_url, schema, size=0, remote_tool_check_s=0.1, remote_tool_failures=2
     ) as s:
-        server = grpc.aio.server()
+        server = grpc.aio.server(interceptors=[internal_auth().server_interceptor()])
         servicer = ToolServicer(s.registry, s.invoker)
         servicer.remote_tools = s.ops.remote
         tpb_grpc.add_ToolServiceServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = internal_channel(f"127.0.0.1:{port}", ADMIN)
         try:
             yield s, tpb_grpc.ToolServiceStub(channel)
         finally:
@@ -117,6 +120,8 @@ async def test_register_invoke_restart_and_retire(stack: tuple[OpsStack, Any], e
         out = await stub.InvokeTool(_invoke("word_count", {"text": "one two three"}))
         assert struct_to_dict(out.result) == {"words": 3, "served_by": "remote"}
         assert impl.calls == [("CONTENT", "")]
+        # An endpoint outside the system never learns the services' secret.
+        assert not any(k.startswith("x-labs-") for k in impl.metadata_keys), impl.metadata_keys
         # Validated before the network: the remote never sees bad arguments or a caller outside its map.
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await stub.InvokeTool(_invoke("word_count", {"text": ""}))
@@ -133,7 +138,9 @@ async def test_register_invoke_restart_and_retire(stack: tuple[OpsStack, Any], e
         restarted = RemoteTools(eventlog, s.pool, s.ops.remote.projector, fresh)
         await restarted.sync()
         assert "word_count" in fresh
-        inv = await Invoker(fresh).invoke("word_count", {"text": "a b"}, ToolContext("ANALYTICS"))
+        inv = await Invoker(fresh).invoke(
+            "word_count", {"text": "a b"}, ToolContext("ANALYTICS", role="operator")
+        )
         assert inv.result["words"] == 2
         await restarted.close()
 

@@ -15,7 +15,7 @@ from labs.agents.v1 import agent_service_pb2 as apb
 
 from labs_core.errors import InvalidArgument, NotFound, PermissionDenied
 from labs_core.eventlog import EventLog
-from labs_core.testing import unique
+from labs_core.testing import internal_auth, unique
 from services.runtime.tests.harness import Stack, runtime_stack
 from services.tools.domain.schedules import Fire, Skip, plan, request_id
 from services.tools.service_layer.schedules import RuntimeSubmitter, Scheduler
@@ -116,7 +116,7 @@ async def test_two_replicas_fire_each_occurrence_once(both: Both) -> None:
     def clock() -> int:
         return later
 
-    submitters = [RuntimeSubmitter(rt.settings.runtime_addr) for _ in range(2)]
+    submitters = [RuntimeSubmitter(rt.settings.runtime_addr, internal_auth()) for _ in range(2)]
     replicas = [
         Scheduler(t.eventlog, t.pool, s, clock_ns=clock, name=f"replica-{i}")
         for i, s in enumerate(submitters)
@@ -157,7 +157,7 @@ async def test_missed_occurrences_follow_the_policy(both: Both) -> None:
         sids[policy] = made["schedule"]["schedule_id"]
     # The scheduler was "down" for ten minutes; grace 0 makes every occurrence late.
     later = time.time_ns() + 10 * MIN + MIN // 2
-    submit = RuntimeSubmitter(rt.settings.runtime_addr)
+    submit = RuntimeSubmitter(rt.settings.runtime_addr, internal_auth())
     try:
         sched = Scheduler(t.eventlog, t.pool, submit, clock_ns=lambda: later, grace_s=0)
         await sched.tick()
@@ -182,3 +182,43 @@ def test_plan_policies() -> None:
     assert plan(due, now, "none", g) == [Fire(due[-1], 3)]
     assert plan(due[:2], now, "none", g) == [Skip(due[1], 2)]
     assert plan([], now, "latest", g) == []
+
+
+async def test_occurrences_run_as_the_creator_via_scheduler(both: Both) -> None:
+    """Issue 12 finding 3: a schedule ran as actor `scheduler` with no role, so whatever it named
+    ran unchecked. Each occurrence now runs with its creator's identity and role, recorded as
+    "<creator> via scheduler", and the runtime checks that role as it checks any caller's."""
+    from labs.events.v1 import schedule_pb2
+
+    from labs_core.eventlog import new_event
+    from labs_core.ids import derived_id
+    from labs_core.structs import dict_to_struct
+
+    t, rt = both.tools, both.runtime
+    made = await t.call("schedule_task", _args(), agent="SCHEDULER", key=unique("k"))
+    sid = made["schedule"]["schedule_id"]
+    # An operator's ADMIN schedule cannot be made through the tool; one in the log (written
+    # before this check, or by hand) must not run ADMIN either: the runtime refuses the role.
+    forged = derived_id("schedule", unique("forged"))
+    payload = schedule_pb2.ScheduleCreated(
+        schedule_id=forged, cron="* * * * *", timezone="UTC", agent_type="ADMIN", action="query"
+    )
+    dict_to_struct({"sql": "SELECT 1"}, payload.input)
+    env = new_event("schedule", forged, actor="mallory", actor_role="operator", schedule_created=payload)
+    r = await t.eventlog.append(env, expected_sequence=0)
+    await t.ops.schedules.projector.wait_for(r.sequence, 5)
+    later = time.time_ns() + MIN + MIN // 2
+    submit = RuntimeSubmitter(rt.settings.runtime_addr, internal_auth())
+    try:
+        sched = Scheduler(t.eventlog, t.pool, submit, clock_ns=lambda: later, grace_s=0)
+        await sched.tick()
+        (ok,) = await _occurrences(t, sid, 1)
+        requested = (await rt.log.read_aggregate("execution", str(ok["execution_id"])))[0].event
+        assert (requested.actor, requested.actor_role) == ("test-operator via scheduler", "operator")
+        (refused,) = await _occurrences(t, forged, 1)
+        assert refused["execution_id"] == "" and "PERMISSION_DENIED" in str(refused["error"])
+        assert "executions.admin" in str(refused["error"])
+    finally:
+        for s in (sid, forged):
+            await t.call("cancel_scheduled_task", {"schedule_id": s}, agent="ADMIN", key="c")
+        await submit.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labs_core.auth import Identity, may_run
 from labs_core.errors import PermissionDenied
 from services.tools.domain.registry import JSONObject, Registry, ToolContext, ToolDefinition
 from services.tools.domain.schedules import MISSED_POLICIES, check_cron, check_timezone
@@ -248,8 +249,12 @@ def register_ops_tools(
         tz = args.get("timezone", "UTC")
         check_timezone(tz)
         target = args["agent_type"].upper()
-        if target == "ADMIN" and ctx.agent_type.upper() != "ADMIN":
-            raise PermissionDenied("only an ADMIN caller may schedule ADMIN executions")
+        # The occurrences run as the caller: it may schedule only what it may run itself.
+        missing = may_run(ctx.role, target)
+        if missing is not None:
+            raise PermissionDenied(
+                f"{ctx.actor or 'caller'} (role {ctx.role or 'none'}) lacks {missing!r} to schedule {target}"
+            )
         new = NewSchedule(
             cron=args["cron"],
             timezone=tz,
@@ -261,10 +266,21 @@ def register_ops_tools(
         )
         by = ctx.execution_id or ctx.agent_type
         return await schedules.create(
-            new, idempotency_key=ctx.idempotency_key, created_by=by, correlation_id=ctx.execution_id
+            new,
+            idempotency_key=ctx.idempotency_key,
+            created_by=by,
+            creator=Identity(ctx.actor, ctx.role),
+            correlation_id=ctx.execution_id,
         )
 
     async def cancel_scheduled_task(args: JSONObject, ctx: ToolContext) -> JSONObject:
+        found = await schedules.get(args["schedule_id"])
+        missing = may_run(ctx.role, found["agent_type"]) if found is not None else None
+        if missing is not None:  # as cancelling an execution: only whom may run its agent type
+            raise PermissionDenied(
+                f"{ctx.actor or 'caller'} (role {ctx.role or 'none'}) lacks {missing!r} "
+                f"to cancel a {found['agent_type'] if found else ''} schedule"
+            )
         return await schedules.cancel(
             args["schedule_id"], reason=args.get("reason", ""), correlation_id=ctx.execution_id
         )

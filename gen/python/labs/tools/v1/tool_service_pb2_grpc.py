@@ -81,7 +81,10 @@ class ToolServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def InvokeTool(self, request, context):
-        """Run a tool for an agent. Internal: the runtime calls it.
+        """Run a tool for an agent. Internal: the runtime calls it. The caller acts as `agent_type`
+        only if its role may run that agent (as Execute says); each tool names the permission it
+        needs besides (system tools: tools.admin), checked against the caller's role by the tools
+        service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
