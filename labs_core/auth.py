@@ -364,13 +364,19 @@ class ServerAuth(grpc.aio.ServerInterceptor):
             return handler
         token: str | bytes | None = None
         actor = role = ""
+        seen = 0
         for key, value in details.invocation_metadata or ():
             if key == TOKEN_KEY:
-                token = value
+                token, seen = value, seen + 1
             elif key == ACTOR_KEY:
-                actor = _text(value)
+                actor, seen = _text(value), seen + 10
             elif key == ROLE_KEY:
-                role = _text(value)
+                role, seen = _text(value), seen + 100
+        # Each at most once: a second value (one a client smuggled past a proxy) is never chosen.
+        if seen % 10 > 1 or seen // 10 % 10 > 1 or seen // 100 > 1:
+            return _refusal(
+                handler, grpc.StatusCode.UNAUTHENTICATED, "x-labs-* metadata given more than once"
+            )
         if not self.auth.accepts(token):
             return _refusal(
                 handler,

@@ -79,6 +79,16 @@ async def test_no_secret_or_a_wrong_one_is_unauthenticated_whatever_identity_it_
             assert await _code(stub.ListModels(pb.ListModelsRequest(), metadata=md, timeout=5)) == (
                 grpc.StatusCode.UNAUTHENTICATED
             )
+    # A second caller or secret beside the real one (smuggled past a proxy) is refused, not picked.
+    real = internal_auth().metadata(VIEWER)
+    for extra in (("x-labs-role", "admin"), ("x-labs-actor", "root"), (auth.TOKEN_KEY, "t" * 20)):
+        async with grpc.aio.insecure_channel(backend) as ch:
+            stub = llm_service_pb2_grpc.LlmServiceStub(ch)
+            for twice in ((extra, *real), (*real, extra)):
+                assert await _code(stub.ListModels(pb.ListModelsRequest(), metadata=twice, timeout=5)) == (
+                    grpc.StatusCode.UNAUTHENTICATED
+                ), twice
+    async with grpc.aio.insecure_channel(backend) as ch:
         # Health probes carry no metadata: they are answered.
         r = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert r.status == health_pb2.HealthCheckResponse.SERVING
