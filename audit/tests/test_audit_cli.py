@@ -127,14 +127,14 @@ async def test_verify_story_and_export(world: World, database_url: str):
     # The story from the log alone.
     rc, out = await run(s, "story", world.ids["flaky"])
     assert rc == 0
-    assert "requested by anonymous: PROBE.call" in out
+    assert "requested by test-admin: PROBE.call" in out
     assert "attempt 1 failed (TOOL_UNAVAILABLE)" in out and "retry in 1000 ms" in out
     assert "attempt 2 started" in out and "tool flaky (step 1) OK" in out
     assert "outcome: COMPLETED after 2 attempt(s), 1 retry" in out
     rc, out = await run(s, "story", world.ids["think"])
     assert "2 model call(s), tokens 22 in / 14 out, cost $0.000200" in out and "model test/" in out
     rc, out = await run(s, "story", world.ids["slow"])
-    assert "cancellation requested by anonymous: auditor test" in out and "outcome: CANCELLED" in out
+    assert "cancellation requested by test-admin: auditor test" in out and "outcome: CANCELLED" in out
     assert (await run(s, "story", "no-such-execution"))[0] == 1
 
     # Export: every event since the start as JSON lines, in order; a subject filter; an empty range.
