@@ -220,6 +220,7 @@ class Commands:
                             "execution",
                             cmd.execution_id,
                             actor=cmd.actor,
+                            actor_role=cmd.role,
                             execution_cancelled=execution_pb2.ExecutionCancelled(
                                 reason=cmd.reason, attempt=state.attempt
                             ),
@@ -234,6 +235,7 @@ class Commands:
                             "execution",
                             cmd.execution_id,
                             actor=cmd.actor,
+                            actor_role=cmd.role,
                             cancellation_requested=execution_pb2.CancellationRequested(reason=cmd.reason),
                         ),
                         msg_id=f"{cmd.execution_id}:cancel_requested",

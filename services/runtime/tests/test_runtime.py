@@ -311,7 +311,9 @@ async def test_only_an_admin_cancels_an_admin_execution(eventlog: EventLog) -> N
         await eventlog.append(new_event("execution", xid, execution_requested=req), expected_sequence=0)
     with pytest.raises(PermissionDenied):
         await cmds.cancel(CancelCommand(adm1, role="operator"))
-    assert (await cmds.cancel(CancelCommand(adm1, role="admin"))).status == "CANCELLED"
+    assert (await cmds.cancel(CancelCommand(adm1, actor="root", role="admin"))).status == "CANCELLED"
+    cancelled = (await eventlog.read_aggregate("execution", adm1))[-1].event
+    assert (cancelled.actor, cancelled.actor_role) == ("root", "admin")
     # No role is no authority: nobody is trusted for being inside.
     with pytest.raises(PermissionDenied):
         await cmds.cancel(CancelCommand(adm2))
