@@ -192,12 +192,6 @@ def caller() -> Identity | None:
     return _caller.get()
 
 
-def caller_role() -> str:
-    """The current caller's role ("" when there is none: every permission check then fails)."""
-    ident = _caller.get()
-    return ident.role if ident is not None else ""
-
-
 @contextlib.contextmanager
 def acting_as(identity: Identity | None) -> Iterator[None]:
     """Make the calls inside (and the tasks they start) carry `identity`."""
@@ -362,21 +356,18 @@ class ServerAuth(grpc.aio.ServerInterceptor):
         service, _, name = path[1:].partition("/")
         if service in _EXEMPT_SERVICES:
             return handler
-        token: str | bytes | None = None
-        actor = role = ""
-        seen = 0
+        given: dict[str, list[str | bytes]] = {TOKEN_KEY: [], ACTOR_KEY: [], ROLE_KEY: []}
         for key, value in details.invocation_metadata or ():
-            if key == TOKEN_KEY:
-                token, seen = value, seen + 1
-            elif key == ACTOR_KEY:
-                actor, seen = _text(value), seen + 10
-            elif key == ROLE_KEY:
-                role, seen = _text(value), seen + 100
+            if key in given:
+                given[key].append(value)
         # Each at most once: a second value (one a client smuggled past a proxy) is never chosen.
-        if seen % 10 > 1 or seen // 10 % 10 > 1 or seen // 100 > 1:
+        if any(len(values) > 1 for values in given.values()):
             return _refusal(
                 handler, grpc.StatusCode.UNAUTHENTICATED, "x-labs-* metadata given more than once"
             )
+        token = given[TOKEN_KEY][0] if given[TOKEN_KEY] else None
+        actor = _text(given[ACTOR_KEY][0]) if given[ACTOR_KEY] else ""
+        role = _text(given[ROLE_KEY][0]) if given[ROLE_KEY] else ""
         if not self.auth.accepts(token):
             return _refusal(
                 handler,
