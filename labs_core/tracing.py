@@ -181,22 +181,26 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return handler  # client-streaming shapes: not traced (none of ours is)
 
 
-class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    """A client span per call, sending its `traceparent` as metadata."""
+def _traced_details(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    """`details` with the current span's `traceparent` in its metadata."""
+    tp = current_traceparent()
+    if not tp:
+        return details  # no span here: a traceparent the caller set passes through as it is
+    md = [(k, v) for k, v in (details.metadata or ()) if k != "traceparent"]
+    md.append(("traceparent", tp))
+    return grpc.aio.ClientCallDetails(
+        details.method,
+        details.timeout,
+        grpc.aio.Metadata(*md),
+        details.credentials,
+        details.wait_for_ready,
+    )
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        tp = current_traceparent()
-        if not tp:
-            return details  # no span here: a traceparent the caller set passes through as it is
-        md = [(k, v) for k, v in (details.metadata or ()) if k != "traceparent"]
-        md.append(("traceparent", tp))
-        return grpc.aio.ClientCallDetails(
-            details.method,
-            details.timeout,
-            grpc.aio.Metadata(*md),
-            details.credentials,
-            details.wait_for_ready,
-        )
+
+# grpc.aio files an interceptor under the first call shape it implements only, so each shape
+# is its own class: one class implementing two would never see the second shape's calls.
+class _TracedUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    """A client span per unary call, sending its `traceparent` as metadata."""
 
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
@@ -206,13 +210,17 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStre
         with tracer().start_as_current_span(
             method, kind=trace.SpanKind.CLIENT, attributes={"rpc.method": method}
         ):
-            call = await continuation(self._details(details), request)
+            call = await continuation(_traced_details(details), request)
             await call  # the span covers the whole call
             return call
 
+
+class _TracedUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    """The current `traceparent` sent with a server-streaming call."""
+
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         # The stream outlives this function: only the context is propagated, no client span.
-        return await continuation(self._details(details), request)
+        return await continuation(_traced_details(details), request)
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
@@ -222,4 +230,4 @@ def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
 
 def client_interceptors() -> list[Any]:
     """Interceptors for a gRPC channel ([] when tracing is off)."""
-    return [ClientInterceptor()] if enabled() else []
+    return [_TracedUnaryUnary(), _TracedUnaryStream()] if enabled() else []
